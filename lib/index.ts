@@ -1,0 +1,2 @@
+export * from './link/types.js';
+export { loadNative } from './link/native.js';
