@@ -5,8 +5,6 @@
  * then runs each parser at several offsets. A parser may reject, never throw, and what it
  * accepts must stay inside the bytes it was given.
  */
-import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { ArpPacket, parseArp } from '../../lib/wire/arp.js';
 import { EthernetHeader, parseEthernet } from '../../lib/wire/ethernet.js';
 import { Frame, parseFrame } from '../../lib/wire/frame.js';
@@ -14,7 +12,7 @@ import { IcmpMessage, parseIcmp } from '../../lib/wire/icmp.js';
 import { Ipv4Header, parseIpv4, parseQuotedIpv4 } from '../../lib/wire/ipv4.js';
 import { WIRE_DROP_REASONS, type WireDropReason } from '../../lib/wire/reasons.js';
 import { TcpHeader, parseTcp } from '../../lib/wire/tcp.js';
-import { readPcap } from '../golden/pcap.js';
+import { allGoldenFrames } from '../golden/frames.js';
 
 export interface FuzzResult {
   frames: number;
@@ -40,13 +38,6 @@ function random(seed: number): () => number {
 
 const INTERESTING = [0, 1, 2, 3, 4, 5, 8, 10, 0x0f, 0x10, 0x40, 0x45, 0x4f, 0x50, 0x7f, 0x80, 0xff];
 
-function goldenSeeds(): Uint8Array[] {
-  const dir = fileURLToPath(new URL('../golden/', import.meta.url));
-  return readdirSync(dir)
-    .filter((name) => name.endsWith('.pcap'))
-    .flatMap((name) => readPcap(dir + name).map((f) => f.bytes));
-}
-
 class Violation extends Error {}
 
 function within(start: number, length: number, offset: number, total: number, what: string) {
@@ -61,7 +52,7 @@ function within(start: number, length: number, offset: number, total: number, wh
  */
 export function fuzzWire(count: number, seed = 0x5eed): FuzzResult {
   const next = random(seed);
-  const seeds = goldenSeeds();
+  const seeds = allGoldenFrames();
   const buf = new Uint8Array(2048 + 64);
   const eth = new EthernetHeader();
   const arp = new ArpPacket();
