@@ -45,11 +45,11 @@ export function parseArp(
   out.senderMac =
     (read16(buf, offset + 8) * 0x10000 + read16(buf, offset + 10)) * 0x10000 +
     read16(buf, offset + 12);
-  out.senderIp = read16(buf, offset + 14) * 0x10000 + read16(buf, offset + 14 + 2);
+  out.senderIp = read16(buf, offset + 14) * 0x10000 + read16(buf, offset + 16);
   out.targetMac =
     (read16(buf, offset + 18) * 0x10000 + read16(buf, offset + 20)) * 0x10000 +
     read16(buf, offset + 22);
-  out.targetIp = read16(buf, offset + 24) * 0x10000 + read16(buf, offset + 24 + 2);
+  out.targetIp = read16(buf, offset + 24) * 0x10000 + read16(buf, offset + 26);
   return undefined;
 }
 

@@ -11,10 +11,6 @@ export function read16(buf: Uint8Array, at: number): number {
   return (buf[at] << 8) | buf[at + 1];
 }
 
-export function read32(buf: Uint8Array, at: number): number {
-  return ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0;
-}
-
 export function write16(buf: Uint8Array, at: number, value: number): void {
   buf[at] = value >>> 8;
   buf[at + 1] = value;

@@ -59,8 +59,8 @@ function readFields(buf: Uint8Array, offset: number, headerLength: number, out: 
   out.ttl = buf[offset + 8];
   out.protocol = buf[offset + 9];
   out.checksum = read16(buf, offset + 10);
-  out.src = read16(buf, offset + 12) * 0x10000 + read16(buf, offset + 12 + 2);
-  out.dst = read16(buf, offset + 16) * 0x10000 + read16(buf, offset + 16 + 2);
+  out.src = read16(buf, offset + 12) * 0x10000 + read16(buf, offset + 14);
+  out.dst = read16(buf, offset + 16) * 0x10000 + read16(buf, offset + 18);
   out.payloadOffset = offset + headerLength;
 }
 

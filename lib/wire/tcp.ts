@@ -162,17 +162,18 @@ function parseOptions(
         if (size !== 2 + 8 * count || count === 0 || count > TCP_MAX_SACK_BLOCKS) {
           return 'tcp-bad-option-length';
         }
-        for (let b = 0; b < 2 * count; b++)
-          options.sackBlocks[b] =
-            read16(buf, i + 2 + 4 * b) * 0x10000 + read16(buf, i + 2 + 4 * b + 2);
+        for (let b = 0; b < 2 * count; b++) {
+          const at = i + 2 + 4 * b;
+          options.sackBlocks[b] = read16(buf, at) * 0x10000 + read16(buf, at + 2);
+        }
         options.sackBlockCount = count;
         break;
       }
       case OPT_TIMESTAMP:
         if (size !== 10) return 'tcp-bad-option-length';
         options.timestamp = true;
-        options.tsVal = read16(buf, i + 2) * 0x10000 + read16(buf, i + 2 + 2);
-        options.tsEcr = read16(buf, i + 6) * 0x10000 + read16(buf, i + 6 + 2);
+        options.tsVal = read16(buf, i + 2) * 0x10000 + read16(buf, i + 4);
+        options.tsEcr = read16(buf, i + 6) * 0x10000 + read16(buf, i + 8);
         break;
       default:
         i += size;
@@ -203,8 +204,8 @@ export function parseTcp(
 
   out.srcPort = read16(buf, offset);
   out.dstPort = read16(buf, offset + 2);
-  out.seq = read16(buf, offset + 4) * 0x10000 + read16(buf, offset + 4 + 2);
-  out.ack = read16(buf, offset + 8) * 0x10000 + read16(buf, offset + 8 + 2);
+  out.seq = read16(buf, offset + 4) * 0x10000 + read16(buf, offset + 6);
+  out.ack = read16(buf, offset + 8) * 0x10000 + read16(buf, offset + 10);
   out.headerLength = headerLength;
   out.flags = buf[offset + 13];
   out.window = read16(buf, offset + 14);
