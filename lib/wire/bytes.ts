@@ -4,7 +4,8 @@
  * Parsers read 32-bit and 48-bit fields as `read16(...) * 0x10000 + read16(...)` written out in
  * place rather than through a helper returning the whole value: a value past 2^31 returned by
  * a call the optimiser did not inline is boxed on the heap, one allocation per frame, while the
- * 16-bit halves never are.
+ * 16-bit halves never are. Writers split such values into halves where they read them from
+ * their record, for the same reason.
  */
 
 export function read16(buf: Uint8Array, at: number): number {
