@@ -48,7 +48,10 @@ export interface ImpairmentCounts extends Record<string, number> {
   reordered: number;
   delayed: number;
   queueFull: number;
-  noBuffer: number;
+  /** Copies not made for want of a free slot. */
+  duplicateSkipped: number;
+  /** Times the inner link had no transmit buffer for a frame that was due. */
+  innerBusy: number;
 }
 
 const DROP_REASONS = [
@@ -59,6 +62,7 @@ const DROP_REASONS = [
   'impair-tx-queue-full',
   'impair-rx-loss',
   'impair-rx-queue-full',
+  'impair-rx-too-long',
 ] as const;
 type DropReason = (typeof DROP_REASONS)[number];
 
@@ -364,7 +368,7 @@ export class ImpairedLink implements Link {
       if (granted === 0) {
         // The inner link is out of buffers; it frees them as its frames leave, so look again
         // shortly rather than drop what the impairments decided to deliver.
-        tx.counts.noBuffer++;
+        tx.counts.innerBusy++;
         if (!this.#txRetryTimer.armed) this.#txRetryTimer.start(now + 50);
         return;
       }
@@ -388,6 +392,11 @@ export class ImpairedLink implements Link {
       for (let k = 0; k < count; k++) {
         const offset = inner.rxDescriptors[k * DESCRIPTOR_WORDS];
         const length = inner.rxDescriptors[k * DESCRIPTOR_WORDS + 1];
+        if (length > this.frameSize - this.headroom) {
+          // Only a link that lends frames larger than its own buffers could send this.
+          this.drop('impair-rx-too-long');
+          continue;
+        }
         const slot = rx.take();
         const target = rx.start(slot) + this.headroom;
         this.memory.set(inner.memory.subarray(offset, offset + length), target);
@@ -449,7 +458,8 @@ class Direction {
     reordered: 0,
     delayed: 0,
     queueFull: 0,
-    noBuffer: 0,
+    duplicateSkipped: 0,
+    innerBusy: 0,
   };
   readonly offset: Uint32Array;
   readonly length: Uint32Array;
@@ -563,7 +573,7 @@ class Direction {
         this.counts.duplicated++;
         this.#schedule(copy, target, length);
       } else {
-        this.counts.noBuffer++;
+        this.counts.duplicateSkipped++;
       }
     }
     this.#schedule(slot, offset, length);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../lib/link/clock.js';
+import { RealClock, VirtualClock } from '../../lib/link/clock.js';
 import { impair, Random, type ImpairOptions } from '../../lib/link/impair.js';
 import { createMemoryLinkPair } from '../../lib/link/memory.js';
 import type { Link } from '../../lib/link/types.js';
@@ -222,7 +222,7 @@ describe('impairment wrapper', () => {
     });
     clock.runUntilIdle();
     expect(arrivals).toEqual(Array.from({ length: 30 }, (_, i) => i));
-    expect((wrapped.stats().impairedTx as Record<string, number>).noBuffer).toBeGreaterThan(0);
+    expect((wrapped.stats().impairedTx as Record<string, number>).innerBusy).toBeGreaterThan(0);
   });
 
   it('wraps a wrapper, and closes all the way down', async () => {
@@ -318,5 +318,24 @@ describe('impairment wrapper under arbitrary use', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('impairment wrapper on real time', () => {
+  it('delays frames by wall-clock time', async () => {
+    const clock = new RealClock();
+    const [a, b] = createMemoryLinkPair({ clock });
+    const slow = impair(a, { clock, seed: 1, tx: { delayUs: 4000 } });
+    const sentAt = clock.now();
+    const arrivedAt = await new Promise<number>((resolve) => {
+      b.onReadable(() => {
+        receiveAll(b);
+        resolve(clock.now());
+      });
+      send(slow, [udpFrame(1)]);
+    });
+    expect(arrivedAt - sentAt).toBeGreaterThanOrEqual(4000);
+    await slow.close();
+    await b.close();
   });
 });
