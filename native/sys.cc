@@ -32,6 +32,8 @@ const char* ErrnoName(int err) {
     case E2BIG: return "E2BIG";
     case EFAULT: return "EFAULT";
     case ENETDOWN: return "ENETDOWN";
+    case ERANGE: return "ERANGE";
+    case EBADF: return "EBADF";
     default: return "EIO";
   }
 }

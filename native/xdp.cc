@@ -224,6 +224,12 @@ class XdpProgram : public Napi::ObjectWrap<XdpProgram> {
       link_ = BpfLinkXdp(program_, ifindex_, XDP_FLAGS_SKB_MODE);
       attachMode_ = "generic";
     }
+    if (link_ == -ERANGE) {
+      // veth and most drivers refuse XDP when a frame would not fit one page.
+      Fail(env, ERANGE, "XDP on " + ifname + ": MTU too large for XDP without multi-buffer",
+           nullptr);
+      return;
+    }
     if (link_ < 0) {
       Fail(env, -link_, "bpf link create (XDP on " + ifname + ")", kCapAttach);
       return;
