@@ -55,8 +55,7 @@ function splitStatements(source: string, defines: ReadonlySet<string>): Statemen
   const lines = source.split(/\r?\n/);
   const out: Statement[] = [];
   // Each entry: is the enclosing section active, and has its #else been seen.
-  const sections: { active: boolean; parentActive: boolean; sawElse: boolean; line: number }[] =
-    [];
+  const sections: { active: boolean; parentActive: boolean; sawElse: boolean; line: number }[] = [];
   let inBlockComment = false;
   let pending: Statement | undefined;
   const active = (): boolean => sections.every((s) => s.active);
@@ -286,11 +285,7 @@ function parseEvent(line: number, text: string): ScriptEvent {
 
 const ECN_MARKS = new Set(['noecn', 'ect0', 'ect1', 'ect01', 'ce']);
 
-function parsePacket(
-  s: Scanner,
-  time: EventTime,
-  direction: 'inbound' | 'outbound',
-): PacketEvent {
+function parsePacket(s: Scanner, time: EventTime, direction: 'inbound' | 'outbound'): PacketEvent {
   const ip: IpMarks = {};
   for (;;) {
     if (s.eat('[')) {
@@ -339,7 +334,7 @@ function parseSequenceRange(s: Scanner): { seq?: number; end?: number; length: n
   s.expect('(');
   const length = s.expectInteger('a payload length');
   s.expect(')');
-  if (seq !== undefined && end !== undefined && ((end - seq) >>> 0) !== length) {
+  if (seq !== undefined && end !== undefined && (end - seq) >>> 0 !== length) {
     s.fail(`sequence range ${seq}:${end} does not match the length ${length}`);
   }
   return { seq, end, length };
