@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { collectScripts } from '../../lib/cli/packetdrill/command.js';
 import { parseScript } from '../../lib/cli/packetdrill/parse.js';
 import {
   type PacketEvent,
   ScriptSyntaxError,
   type SyscallEvent,
 } from '../../lib/cli/packetdrill/script.js';
+import { GROUPS, findSuite } from './suite.js';
 
 function one(line: string) {
   const script = parseScript(line);
@@ -231,6 +235,20 @@ describe('packetdrill parser: system calls, commands, options', () => {
       }
       expect(error).toBeInstanceOf(ScriptSyntaxError);
       expect(String((error as Error).message)).toMatch(message);
+    }
+  });
+});
+
+describe('packetdrill parser: the FreeBSD suite', () => {
+  const suite = findSuite();
+  it.skipIf(suite === undefined)('parses every script of the checked groups', () => {
+    const files = collectScripts(GROUPS.map((g) => join(suite as string, g)));
+    expect(files.length).toBeGreaterThan(700);
+    for (const file of files) {
+      for (const defines of [['FreeBSD'], ['STANDARD']]) {
+        const script = parseScript(readFileSync(file, 'utf8'), { defines: new Set(defines) });
+        expect(script.events.length, file).toBeGreaterThan(0);
+      }
     }
   });
 });

@@ -80,5 +80,5 @@ export function formatSpec(spec: TcpSpec): string {
 }
 
 export function formatSeconds(usecs: number): string {
-  return `${(usecs / 1_000_000).toFixed(6).replace(/0{1,3}$/, '')}s`;
+  return `${Number((usecs / 1_000_000).toFixed(6))}s`;
 }

@@ -225,7 +225,7 @@ class Scanner {
   /** A decimal number of seconds, returned as microseconds. */
   seconds(): number | undefined {
     this.skipSpace();
-    const m = /^([0-9]+)(?:\.([0-9]*))?/.exec(this.text.slice(this.pos));
+    const m = /^([0-9]+)(?:\.(?!\.)([0-9]*))?/.exec(this.text.slice(this.pos));
     if (!m) return undefined;
     this.pos += m[0].length;
     const fraction = (m[2] ?? '').padEnd(6, '0');

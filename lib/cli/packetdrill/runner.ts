@@ -102,6 +102,8 @@ interface Descriptor {
 interface PendingCall {
   event: SyscallEvent;
   fd: number;
+  /** When the script says it returns (`a...b`), if it says so. */
+  end: number | undefined;
   /** Tries the call again; undefined while it still blocks. */
   attempt: () => CallResult | undefined;
 }
@@ -153,6 +155,8 @@ class Run {
   /** The descriptor of the latest system call, for tcp_info. */
   private lastFd: number | undefined;
   private activeTuple: { localPort: number; remotePort: number } | undefined;
+  /** The script's return time of the system call being run. */
+  private callEnd: number | undefined;
 
   constructor(
     private readonly script: Script,
@@ -196,7 +200,10 @@ class Run {
     }
     if (this.pending) {
       const host = this.host;
-      if (host !== undefined) this.waitForPending(host, host.now + HORIZON);
+      if (host !== undefined) {
+        this.retryPending(host);
+        this.waitForPending(host, host.now + HORIZON);
+      }
       if (this.pending) {
         throw new Failure(this.pending.event.line, 'blocking call never returned');
       }
@@ -208,9 +215,11 @@ class Run {
     return time.type === 'relative' ? this.lastTime + time.usecs : time.usecs;
   }
 
+  /** As in packetdrill, the end of a range counts from the same base as its start. */
   private endTime(time: EventTime, start: number): number | undefined {
     if (!time.end) return undefined;
-    return time.end.type === 'relative' ? start + time.end.usecs : time.end.usecs;
+    const base = time.type === 'relative' ? start - time.usecs : 0;
+    return base + time.end.usecs;
   }
 
   private step(host: TcpHost, event: ScriptEvent): void {
@@ -222,6 +231,7 @@ class Run {
     }
 
     if (start !== undefined) this.advance(host, start);
+    this.callEnd = start === undefined ? undefined : this.endTime(event.time, start);
     if (start !== undefined && event.time.end === undefined) this.lastTime = start;
     else this.lastTime = host.now;
 
@@ -254,6 +264,7 @@ class Run {
       }
     }
     this.collect(host);
+    if (event.kind !== 'syscall') this.retryPending(host);
   }
 
   /** Move the clock to `time`, one timer at a time so a blocked call returns when it should. */
@@ -726,17 +737,25 @@ class Run {
       this.block(host, event, fd, attempt);
       return;
     }
-    this.checkEnd(event, host.now);
+    this.checkEnd(event, host.now, this.callEnd);
     this.expectResult(event, result);
   }
 
+  /**
+   * A call that would block. Written `a...b`, it runs in the background while the script goes
+   * on, as in packetdrill's system call thread; otherwise the script waits for it, with only
+   * the host's timers running.
+   */
   private block(
-    _host: TcpHost,
+    host: TcpHost,
     event: SyscallEvent,
     fd: number,
     attempt: () => CallResult | undefined,
   ): void {
-    this.pending = { event, fd, attempt };
+    this.pending = { event, fd, end: this.callEnd, attempt };
+    if (event.time.end?.kind === 'blocking') return;
+    this.waitForPending(host, host.now + HORIZON);
+    if (this.pending) throw new Failure(event.line, `${event.name} blocked and never returned`);
   }
 
   private retryPending(host: TcpHost): void {
@@ -745,16 +764,13 @@ class Run {
     const result = pending.attempt();
     if (result === undefined) return;
     this.pending = undefined;
-    this.checkEnd(pending.event, host.now);
+    this.checkEnd(pending.event, host.now, pending.end);
     this.expectResult(pending.event, result);
   }
 
   /** A blocking call written `a...b` must return at b (within the tolerance). */
-  private checkEnd(event: SyscallEvent, returnedAt: number): void {
-    const end = event.time.end;
-    if (!end || end.kind !== 'blocking') return;
-    const start = event.time.type === 'absolute' ? event.time.usecs : undefined;
-    const wanted = end.type === 'absolute' ? end.usecs : (start ?? 0) + end.usecs;
+  private checkEnd(event: SyscallEvent, returnedAt: number, wanted: number | undefined): void {
+    if (wanted === undefined || event.time.end?.kind !== 'blocking') return;
     if (Math.abs(returnedAt - wanted) > this.tolerance) {
       throw new Failure(
         event.line,
