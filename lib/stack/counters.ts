@@ -33,6 +33,7 @@ export class StackCounters {
   icmpInEchoReps = 0;
   icmpInDestUnreachs = 0;
   icmpInTimeExcds = 0;
+  icmpOutEchos = 0;
   icmpOutEchoReps = 0;
   icmpOutDestUnreachs = 0;
 

@@ -87,9 +87,10 @@ export function writeIPv4Header(
   protocol: number,
   source: number,
   destination: number,
+  tos = 0,
 ): void {
   buf[offset] = 0x45;
-  buf[offset + 1] = 0;
+  buf[offset + 1] = tos;
   writeUint16(buf, offset + 2, totalLength);
   writeUint16(buf, offset + 4, identification);
   writeUint16(buf, offset + 6, dontFragment ? IP_DF : 0);

@@ -96,8 +96,6 @@ export interface StackOptions {
   icmpErrorsPerSecond?: number;
   /** Frames read per `rxBurst`; defaults to the link's burst size. */
   burstSize?: number;
-  /** Called with every frame in and out (for pcap); the bytes are valid during the call. */
-  tap?: (frame: Uint8Array, now: number) => void;
 }
 
 /** Why a send could not happen, as the errno-style code users see. */
@@ -126,7 +124,6 @@ export class Stack {
   private readonly pathMtus = new Map<number, { mtu: number; expiresAt: number }>();
   private readonly pathMtuLifetime: number;
   private readonly burstSize: number;
-  private readonly tap: ((frame: Uint8Array, now: number) => void) | undefined;
   private readonly wake: ClockTimer;
   private readonly continueReceive: ClockTimer;
   private readonly scratch = new Uint8Array(65536);
@@ -134,9 +131,15 @@ export class Stack {
   private icmpTokens: number;
   private readonly icmpErrorsPerSecond: number;
   private icmpRefilledAt: number;
-  private inBurst = false;
+  private burst = false;
+  private rearmQueued = false;
+  /** TX slot of the last frame `sendIPv4` put in the batch (-1: held for ARP or failed). */
+  lastSlot = -1;
   private flushQueued = false;
   private closed = false;
+  /** Echo replies, with their data valid only during the call; unsolicited ones are dropped. */
+  onEchoReply:
+    ((source: number, id: number, sequence: number, data: Uint8Array) => void) | undefined;
 
   constructor(options: StackOptions) {
     this.link = options.link;
@@ -163,7 +166,6 @@ export class Stack {
     this.icmpTokens = this.icmpErrorsPerSecond;
     this.icmpRefilledAt = this.clock.now();
     this.burstSize = Math.min(options.burstSize ?? this.link.burstSize, this.link.burstSize);
-    this.tap = options.tap;
     const drop = (reason: string): void => this.counters.drop(reason);
     this.arp = new ArpCache(options.arp ?? {}, drop);
     this.reassembler = new Reassembler(options.reassembly ?? {}, drop);
@@ -198,6 +200,15 @@ export class Stack {
     this.reassembler.clear();
   }
 
+  /** True while a burst (or a timer run) is being processed: TX goes out at its end. */
+  get inBurst(): boolean {
+    return this.burst;
+  }
+
+  get txGeneration(): number {
+    return this.tx.generation;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -208,6 +219,9 @@ export class Stack {
 
   /** The next hop for `destination`, or undefined when there is no route. */
   route(destination: number): number | undefined {
+    // Limitation: no loopback interface, so our own address is unreachable; fixing it needs a
+    // loopback link delivering to this stack.
+    if (destination === this.address) return undefined;
     if (this.onLink(destination)) return destination;
     return this.gateway;
   }
@@ -233,8 +247,10 @@ export class Stack {
     protocol: number,
     length: number,
     write: (buf: Uint8Array, offset: number) => void,
+    tos = 0,
   ): RouteError | undefined {
     this.counters.ipOutRequests++;
+    this.lastSlot = -1;
     const nextHop = this.route(destination);
     if (nextHop === undefined) {
       this.counters.ipOutNoRoutes++;
@@ -264,6 +280,7 @@ export class Stack {
         protocol,
         this.address,
         destination,
+        tos,
       );
       write(this.scratch, IPV4_HEADER);
       const requestNow = this.arp.hold(nextHop, this.scratch.subarray(0, totalLength), now);
@@ -291,11 +308,37 @@ export class Stack {
       protocol,
       this.address,
       destination,
+      tos,
     );
     write(memory, offset + ETHERNET_HEADER + IPV4_HEADER);
-    this.commitFrame(offset, ETHERNET_HEADER + totalLength, now);
+    this.commitFrame(offset, ETHERNET_HEADER + totalLength);
     this.queueFlush();
     return undefined;
+  }
+
+  /**
+   * Rewrites the payload of a datagram `sendIPv4` batched in this burst, in place: same
+   * destination, protocol and length, so the IP header stands. False when it already left.
+   */
+  rewriteIPv4(
+    slot: number,
+    generation: number,
+    write: (buf: Uint8Array, offset: number) => void,
+  ): boolean {
+    const offset = this.tx.slotOffset(slot, generation);
+    if (offset < 0) return false;
+    write(this.link.memory, offset + ETHERNET_HEADER + IPV4_HEADER);
+    return true;
+  }
+
+  /** A transport's deadlines moved: the wake-up is re-read at the end of this turn. */
+  deadlinesChanged(): void {
+    if (this.burst || this.rearmQueued || this.closed) return;
+    this.rearmQueued = true;
+    queueMicrotask(() => {
+      this.rearmQueued = false;
+      this.armWake();
+    });
   }
 
   /** Sends what is batched now rather than at the end of this turn. */
@@ -320,7 +363,7 @@ export class Stack {
 
   /** Batches the frames sent outside a burst (user calls) into one submit per turn. */
   queueFlush(): void {
-    if (this.inBurst || this.flushQueued || this.closed) return;
+    if (this.burst || this.flushQueued || this.closed) return;
     this.flushQueued = true;
     queueMicrotask(() => {
       this.flushQueued = false;
@@ -332,7 +375,7 @@ export class Stack {
   private onWake(): void {
     if (this.closed) return;
     const now = this.clock.now();
-    this.inBurst = true;
+    this.burst = true;
     const arp = this.arp.expire(now);
     for (const address of arp.requests) {
       this.sendArp(ARP_REQUEST, BROADCAST_MAC, address, new Uint8Array(6));
@@ -350,7 +393,7 @@ export class Stack {
       transport.expire(now);
       transport.endBurst(now);
     }
-    this.inBurst = false;
+    this.burst = false;
     this.tx.flush();
     this.armWake();
   }
@@ -372,14 +415,14 @@ export class Stack {
       const count = this.link.rxBurst(this.burstSize);
       if (count === 0) return;
       const now = this.clock.now();
-      this.inBurst = true;
+      this.burst = true;
       const descriptors = this.link.rxDescriptors;
       for (let i = 0; i < count; i++) {
         const base = i * DESCRIPTOR_WORDS;
         this.frameIn(descriptors[base], descriptors[base + 1], descriptors[base + 2], now);
       }
       for (const transport of this.transports.values()) transport.endBurst(now);
-      this.inBurst = false;
+      this.burst = false;
       this.link.rxRelease();
       this.tx.flush();
       this.armWake();
@@ -391,7 +434,6 @@ export class Stack {
   private frameIn(offset: number, length: number, flags: number, now: number): void {
     const memory = this.link.memory;
     this.counters.ethInFrames++;
-    if (this.tap !== undefined) this.tap(memory.subarray(offset, offset + length), now);
     if (length < ETHERNET_HEADER) {
       this.counters.drop('eth-truncated');
       return;
@@ -458,7 +500,7 @@ export class Stack {
     if (senderAddress !== 0 && this.onLink(senderAddress)) {
       const ready = this.arp.learn(senderAddress, senderMac, now, forUs);
       const mac = Uint8Array.from(senderMac);
-      for (const packet of ready) this.sendHeld(mac, packet, now);
+      for (const packet of ready) this.sendHeld(mac, packet);
     }
     if (!forUs) {
       if (operation === ARP_REQUEST) this.counters.drop('arp-not-for-us');
@@ -501,11 +543,11 @@ export class Stack {
     // Ethernet's 60-byte minimum: zero the padding rather than leak old frame bytes.
     const length = ETHERNET_HEADER + ARP_PACKET;
     memory.fill(0, offset + length, offset + 60);
-    this.commitFrame(offset, 60, this.clock.now());
+    this.commitFrame(offset, 60);
     this.queueFlush();
   }
 
-  private sendHeld(mac: Uint8Array, packet: Uint8Array, now: number): void {
+  private sendHeld(mac: Uint8Array, packet: Uint8Array): void {
     const offset = this.tx.next();
     if (offset < 0 || this.tx.capacity() < ETHERNET_HEADER + packet.length) {
       this.counters.ipOutDiscards++;
@@ -515,16 +557,15 @@ export class Stack {
     const memory = this.link.memory;
     writeEthernet(memory, offset, mac, this.link.mac, ETHERTYPE_IPV4);
     memory.set(packet, offset + ETHERNET_HEADER);
-    this.commitFrame(offset, ETHERNET_HEADER + packet.length, now);
+    this.commitFrame(offset, ETHERNET_HEADER + packet.length);
     this.queueFlush();
   }
 
-  private commitFrame(offset: number, length: number, now: number): void {
+  private commitFrame(offset: number, length: number): void {
     if (length < 60) {
       this.link.memory.fill(0, offset + length, offset + 60);
       length = 60;
     }
-    if (this.tap !== undefined) this.tap(this.link.memory.subarray(offset, offset + length), now);
     this.tx.commit(length);
     if (length > ETHERNET_HEADER && readUint16(this.link.memory, offset + 12) === ETHERTYPE_IPV4) {
       this.counters.ipOutTransmits++;
@@ -655,7 +696,16 @@ export class Stack {
         return;
       case ICMP_ECHO_REPLY:
         this.counters.icmpInEchoReps++;
-        this.counters.drop('icmp-echo-reply-unsolicited');
+        if (this.onEchoReply === undefined || length < ICMP_HEADER) {
+          this.counters.drop('icmp-echo-reply-unsolicited');
+          return;
+        }
+        this.onEchoReply(
+          source,
+          readUint16(buf, offset + 4),
+          readUint16(buf, offset + 6),
+          buf.subarray(offset + ICMP_HEADER, offset + length),
+        );
         return;
       case ICMP_DEST_UNREACHABLE:
       case ICMP_TIME_EXCEEDED:
@@ -736,6 +786,32 @@ export class Stack {
     } else {
       this.counters.icmpOutErrors++;
     }
+  }
+
+  /** Sends an ICMP echo request (RFC 792); replies go to `onEchoReply`. */
+  sendEcho(
+    destination: number,
+    id: number,
+    sequence: number,
+    data: Uint8Array,
+  ): RouteError | undefined {
+    const length = ICMP_HEADER + data.length;
+    const error = this.sendIPv4(destination, PROTOCOL_ICMP, length, (out, at) => {
+      out[at] = ICMP_ECHO_REQUEST;
+      out[at + 1] = 0;
+      writeUint16(out, at + 2, 0);
+      writeUint16(out, at + 4, id);
+      writeUint16(out, at + 6, sequence);
+      out.set(data, at + ICMP_HEADER);
+      writeUint16(out, at + 2, checksum(out, at, length));
+    });
+    if (error === undefined) {
+      this.counters.icmpOutMsgs++;
+      this.counters.icmpOutEchos++;
+    } else {
+      this.counters.icmpOutErrors++;
+    }
+    return error;
   }
 
   /** Sends destination-unreachable quoting the offending datagram's header and 8 bytes. */

@@ -8,6 +8,8 @@ import type { StackCounters } from './counters.js';
 export class TxBatch {
   private reserved = 0;
   private filled = 0;
+  /** Changes at every flush: a slot number is meaningful only within one generation. */
+  generation = 0;
 
   constructor(
     private readonly link: Link,
@@ -40,6 +42,17 @@ export class TxBatch {
     this.filled++;
   }
 
+  /** Index of the frame `commit` will record next. */
+  get nextSlot(): number {
+    return this.filled;
+  }
+
+  /** Offset of an already committed frame of this generation, or -1. */
+  slotOffset(slot: number, generation: number): number {
+    if (generation !== this.generation || slot >= this.filled) return -1;
+    return this.link.txDescriptors[slot * DESCRIPTOR_WORDS];
+  }
+
   get pending(): number {
     return this.filled;
   }
@@ -53,5 +66,6 @@ export class TxBatch {
     for (let i = sent; i < filled; i++) this.counters.drop('tx-ring-full');
     this.reserved = 0;
     this.filled = 0;
+    this.generation++;
   }
 }
