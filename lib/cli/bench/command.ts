@@ -7,17 +7,23 @@
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createBenchLab, type BenchLab } from './bench-lab.js';
 import { checkAgainstPeer } from './check.js';
 import { renderHtml } from './html.js';
-import { LineChild } from './lines.js';
+import type { LineChild } from './lines.js';
 import { StatusLine } from './progress.js';
-import type { PeerCounts } from './protocol.js';
-import { formatTable, summarize, type Placement, type Run, type StackLabel } from './report.js';
-import type { Job, Progress, WorkloadName, WorkloadResult } from './workloads.js';
+import {
+  formatTable,
+  summarize,
+  type Placement,
+  type Run,
+  type StackLabel,
+  type Summary,
+} from './report.js';
+import { startClientProcess, startPeerProcess, type ClientSide, type PeerSide } from './sides.js';
+import type { Job, Progress, WorkloadName } from './workloads.js';
 
 const run = promisify(execFile);
 
@@ -31,16 +37,6 @@ export interface BenchOptions {
   only?: 'throughput' | 'latency' | 'crr';
   json?: string;
   html?: string;
-}
-
-/** Options of the utcp client, passed to the runner as JSON. */
-export interface UtcpRunnerOptions {
-  link: 'xdp' | 'packet';
-  ifname: string;
-  address: string;
-  prefixLength: number;
-  mtu: number;
-  busyPoll: boolean;
 }
 
 const SETS: Record<NonNullable<BenchOptions['only']>, WorkloadName[]> = {
@@ -71,7 +67,7 @@ export function registerBench(program: Command): void {
     .option('-d, --duration <seconds>', 'seconds per workload', positiveNumber, 5)
     .option(
       '-c, --connections <n>',
-      'parallel connections (bulk) or in flight (crr)',
+      'parallel connections (bulk) or connections in flight (crr)',
       positiveInteger,
       1,
     )
@@ -85,7 +81,7 @@ export function registerBench(program: Command): void {
     .addOption(
       new Option(
         '--pin <placement>',
-        'client and peer on two CPUs, or on one (default: both)',
+        'client and peer on two CPUs, or both on one (default: split, and latency on one too)',
       ).choices(['split', 'same']),
     )
     .addOption(
@@ -102,13 +98,13 @@ export function registerBench(program: Command): void {
     });
 }
 
-interface PlanStep {
+export interface PlanStep {
   stack: StackLabel;
   placement: Placement;
   workloads: WorkloadName[];
 }
 
-/** What runs, in order: kernel first (no XDP program attached yet), utcp last. */
+/** What runs, in order: the kernel first (no XDP program attached yet), utcp after. */
 export function plan(options: BenchOptions): PlanStep[] {
   const workloads: WorkloadName[] = options.only
     ? SETS[options.only]
@@ -128,13 +124,19 @@ export function plan(options: BenchOptions): PlanStep[] {
   return steps;
 }
 
+/** CPUs for the client and the peer under a placement; one CPU only allows `same`. */
+export function cpusFor(placement: Placement): { client: number; peer: number } {
+  if (placement === 'same' || os.availableParallelism() < 2) return { client: 0, peer: 0 };
+  return { client: 0, peer: 1 };
+}
+
 /** What is missing to build the lab, in words a user can act on; undefined when nothing. */
 async function missingPrivileges(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) {
     return (
-      'utcp bench needs CAP_NET_ADMIN (network namespaces, veth, ethtool) and CAP_NET_RAW ' +
-      'with CAP_BPF (AF_XDP sockets and the XDP program): run it as root, for example ' +
-      '`sudo npx utcp bench`.'
+      'utcp bench: EPERM: needs CAP_NET_ADMIN (network namespaces, veth, ethtool), and ' +
+      'CAP_NET_RAW with CAP_BPF (AF_XDP sockets and the XDP program). Run it as root, for ' +
+      'example `sudo npx utcp bench`.'
     );
   }
   for (const [command, pkg] of [
@@ -145,20 +147,64 @@ async function missingPrivileges(): Promise<string | undefined> {
     try {
       await run('sh', ['-c', `command -v ${command}`]);
     } catch {
-      return `utcp bench needs the command ${command} (Debian package ${pkg}).`;
+      return `utcp bench: ENOENT: needs the command ${command} (Debian package ${pkg}).`;
     }
   }
   return undefined;
 }
 
-function script(name: string): string {
-  return fileURLToPath(new URL(`./${name}.js`, import.meta.url));
+/** Where the workloads run: the lab, or (with `--link memory`) two stacks in this process. */
+export interface Arena {
+  readonly peer: PeerSide;
+  /** Gets the link and the peer ready for a step (offloads, CPU placement). */
+  prepare(step: PlanStep): Promise<void>;
+  openClient(step: PlanStep): Promise<ClientSide>;
+  readonly peerAddress: string;
+  /** What the arena set up, for the report's `env`. */
+  readonly record: Record<string, unknown>;
+  close(): Promise<void>;
+  /** On a signal: stop every process at once; `close` follows. */
+  kill(): void;
 }
 
-/** CPUs for the client and the peer under a placement; one CPU only allows `same`. */
-export function cpusFor(placement: Placement): { client: number; peer: number } {
-  if (placement === 'same' || os.availableParallelism() < 2) return { client: 0, peer: 0 };
-  return { client: 0, peer: 1 };
+async function labArena(options: BenchOptions): Promise<Arena> {
+  const lab: BenchLab = await createBenchLab(options.mtu);
+  const children = new Set<LineChild>();
+  let peer: PeerSide;
+  try {
+    peer = await startPeerProcess(lab, cpusFor(options.pin ?? 'split').peer, children);
+  } catch (error) {
+    await lab.close();
+    throw error;
+  }
+  return {
+    peer,
+    peerAddress: lab.record.peerAddress,
+    record: { ...lab.record },
+    async prepare(step) {
+      await peer.place(cpusFor(step.placement).peer);
+      await lab.setOffloads(step.stack === 'kernel_offloads' ? 'defaults' : 'off');
+    },
+    openClient(step) {
+      const kind = step.stack === 'utcp' ? 'utcp' : 'kernel';
+      const utcp = {
+        link: options.link === 'packet' ? ('packet' as const) : ('xdp' as const),
+        ifname: lab.record.clientInterface,
+        address: lab.record.utcpAddress,
+        prefixLength: 24,
+        mtu: options.mtu,
+        busyPoll: options.busyPoll,
+      };
+      return startClientProcess(lab, kind, cpusFor(step.placement).client, utcp, children);
+    },
+    async close() {
+      await Promise.all([...children].map((child) => child.close()));
+      await lab.close();
+    },
+    kill() {
+      for (const child of children) child.kill();
+    },
+  };
 }
 
 export async function runBench(options: BenchOptions): Promise<number> {
@@ -177,14 +223,15 @@ export async function runBench(options: BenchOptions): Promise<number> {
     return 77;
   }
 
-  const children = new Set<LineChild>();
-  let lab: BenchLab | undefined;
+  let arena: Arena | undefined;
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupted = true;
     status.log(`utcp bench: ${signal}, tearing the lab down`);
-    for (const child of children) child.kill();
-    void (lab?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+    // Without an arena yet, the lab is still being built: it is closed as soon as it exists.
+    if (!arena) return;
+    arena.kill();
+    void arena.close().finally(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -194,139 +241,143 @@ export async function runBench(options: BenchOptions): Promise<number> {
   let bindMode: string | null = null;
   try {
     status.update('building the lab');
-    lab = await createBenchLab(options.mtu);
-    const record = lab.record;
-
-    const firstPlacement = options.pin ?? 'split';
-    const peer = new LineChild('ip', lab.ipExec('peer', [
-      'taskset', '-c', String(cpusFor(firstPlacement).peer),
-      process.execPath, script('peer'), record.peerAddress,
-    ])); // prettier-ignore
-    children.add(peer);
-    const ready = await peer.next();
-    if (ready.type !== 'ready') throw childError('peer', ready);
-    const peerPid = Number(ready.pid);
-
-    const mark = async (): Promise<PeerCounts> => {
-      peer.send('mark');
-      const message = await peer.next();
-      if (message.type !== 'counts') throw childError('peer', message);
-      return message.counts as PeerCounts;
-    };
-
+    arena = await labArena(options);
+    if (interrupted) {
+      await arena.close();
+      return 130;
+    }
     for (const step of plan(options)) {
       if (interrupted) break;
-      const cpus = cpusFor(step.placement);
-      await run('taskset', ['-a', '-p', '-c', String(cpus.peer), String(peerPid)]);
-      await lab.setOffloads(step.stack === 'kernel_offloads' ? 'defaults' : 'off');
-
-      const kind = step.stack === 'utcp' ? 'utcp' : 'kernel';
-      const utcpOptions: UtcpRunnerOptions = {
-        link: options.link === 'packet' ? 'packet' : 'xdp',
-        ifname: record.clientInterface,
-        address: record.utcpAddress,
-        prefixLength: 24,
-        mtu: options.mtu,
-        busyPoll: options.busyPoll,
-      };
-      const client = new LineChild('ip', lab.ipExec('client', [
-        'taskset', '-c', String(cpus.client),
-        process.execPath, script('runner'), kind, JSON.stringify(utcpOptions),
-      ])); // prettier-ignore
-      children.add(client);
-      const started = await client.next();
-      if (started.type !== 'ready') {
-        const error = childError(`${step.stack} client`, started);
-        problems.push(`${step.stack} (${step.placement}): not run: ${error.message}`);
-        status.log(`${step.stack}: not run: ${error.message}`);
-        await client.close();
-        children.delete(client);
+      await arena.prepare(step);
+      let client: ClientSide;
+      try {
+        client = await arena.openClient(step);
+      } catch (error) {
+        const message = `${step.stack} (${step.placement}): not run: ${(error as Error).message}`;
+        problems.push(message);
+        status.log(message);
         continue;
       }
-      if (typeof started.bindMode === 'string') bindMode = started.bindMode;
-
+      if (interrupted) break;
+      bindMode = client.bindMode ?? bindMode;
       for (const workload of step.workloads) {
         if (interrupted) break;
-        const job: Job = {
-          workload,
-          host: record.peerAddress,
-          durationMs: options.duration * 1000,
-          connections: workload === 'rr1' || workload === 'rr1k' ? 1 : options.connections,
-        };
-        const label = `${step.stack} ${step.placement} ${workload}`;
-        await mark();
-        client.onProgress((message) => {
-          status.update(describeProgress(label, message.progress as Progress, job.durationMs));
-        });
-        client.send(JSON.stringify(job));
-        const answer = await client.next();
-        client.onProgress(null);
-        const counts = await mark();
-        if (answer.type !== 'result') {
-          const error = childError(label, answer);
-          problems.push(`${label}: ${error.message}`);
-          status.log(`${label}: failed: ${error.message}`);
-          continue;
+        const entry = await runOne(arena, client, step, workload, options, status);
+        if (typeof entry === 'string') problems.push(entry);
+        else {
+          runs.push(entry);
+          for (const p of entry.problems) problems.push(`${label(entry)}: peer disagrees: ${p}`);
         }
-        const result = answer.result as WorkloadResult;
-        const checked = checkAgainstPeer(result, counts);
-        const entry: Run = {
-          stack: step.stack,
-          placement: step.placement,
-          workload,
-          result,
-          clientCpuPct: answer.cpuPct as number,
-          peer: counts,
-          problems: checked,
-        };
-        runs.push(entry);
-        for (const problem of checked) problems.push(`${label}: peer disagrees: ${problem}`);
-        status.log(describeRun(label, entry));
       }
       await client.close();
-      children.delete(client);
     }
-    await peer.close();
-    children.delete(peer);
+    if (interrupted) return 130;
+    await arena.close();
   } catch (error) {
     status.log(`utcp bench: ${(error as Error).message}`);
-    problems.push((error as Error).message);
-    for (const child of children) child.kill();
-    await lab?.close();
+    arena?.kill();
+    await arena?.close();
     return 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const record = lab.record;
-  await lab.close();
   status.clear();
 
-  const pick = (stack: StackLabel, placement: Placement): Run[] =>
-    runs.filter((r) => r.stack === stack && r.placement === placement);
-  const has = (stack: StackLabel, placement: Placement): boolean =>
-    plan(options).some((step) => step.stack === stack && step.placement === placement);
-  const primary = options.pin ?? 'split';
-  const second = has('utcp', 'same') && primary === 'split';
-  const peerCpus = runs.map((r) => r.peer.cpuPct).filter((n): n is number => n !== null);
-  const peerBound = runs
-    .filter((r) => r.peer.cpuPct !== null && r.peer.cpuPct > PEER_BOUND_PCT)
-    .map((r) => `${r.stack} ${r.placement} ${r.workload}`);
+  const document = buildDocument(options, runs, problems, bindMode, arena.record);
+  process.stdout.write(formatReport(document));
+  if (options.json) await writeFile(options.json, JSON.stringify(document, null, 2) + '\n');
+  if (options.html) await writeFile(options.html, await renderHtml(document));
+  return problems.length > 0 ? 1 : 0;
+}
 
-  const document = {
-    utcp: has('utcp', primary) ? summarize(pick('utcp', primary)) : null,
-    kernel: has('kernel', primary) ? summarize(pick('kernel', primary)) : null,
-    kernel_offloads: has('kernel_offloads', primary)
-      ? summarize(pick('kernel_offloads', primary))
-      : null,
+function label(entry: Pick<Run, 'stack' | 'placement' | 'workload'>): string {
+  return `${entry.stack} ${entry.placement} ${entry.workload}`;
+}
+
+/** One workload on one stack: the figures, the client's CPU, the peer's counts and checks. */
+async function runOne(
+  arena: Arena,
+  client: ClientSide,
+  step: PlanStep,
+  workload: WorkloadName,
+  options: BenchOptions,
+  status: StatusLine,
+): Promise<Run | string> {
+  const name = label({ ...step, workload });
+  const job: Job = {
+    workload,
+    host: arena.peerAddress,
+    durationMs: options.duration * 1000,
+    connections: workload === 'rr1' || workload === 'rr1k' ? 1 : options.connections,
+  };
+  await arena.peer.mark();
+  let outcome;
+  try {
+    outcome = await client.run(job, (progress) =>
+      status.update(describeProgress(name, progress, job.durationMs)),
+    );
+  } catch (error) {
+    await arena.peer.mark();
+    status.log(`${name}: failed: ${(error as Error).message}`);
+    return `${name}: ${(error as Error).message}`;
+  }
+  const peer = await arena.peer.mark();
+  const entry: Run = {
+    stack: step.stack,
+    placement: step.placement,
+    workload,
+    result: outcome.result,
+    clientCpuPct: outcome.cpuPct,
+    peer,
+    problems: checkAgainstPeer(outcome.result, peer),
+  };
+  status.log(describeRun(name, entry));
+  return entry;
+}
+
+export interface BenchDocument {
+  utcp: Summary | null;
+  kernel: Summary | null;
+  kernel_offloads: Summary | null;
+  utcp_same?: Summary;
+  kernel_same?: Summary;
+  peer_cpu_pct: number | null;
+  peer_bound: string[];
+  env: Record<string, unknown>;
+  problems: string[];
+  runs: Run[];
+}
+
+function buildDocument(
+  options: BenchOptions,
+  runs: Run[],
+  problems: string[],
+  bindMode: string | null,
+  record: Record<string, unknown>,
+): BenchDocument {
+  const steps = plan(options);
+  const primary = options.pin ?? 'split';
+  const summary = (stack: StackLabel, placement: Placement): Summary | null =>
+    steps.some((s) => s.stack === stack && s.placement === placement)
+      ? summarize(runs.filter((r) => r.stack === stack && r.placement === placement))
+      : null;
+  const second = primary === 'split' && steps.some((s) => s.placement === 'same');
+  const peerCpus = runs.map((r) => r.peer.cpuPct).filter((n): n is number => n !== null);
+  return {
+    utcp: summary('utcp', primary),
+    kernel: summary('kernel', primary),
+    kernel_offloads: summary('kernel_offloads', primary),
     ...(second
       ? {
-          utcp_same: summarize(pick('utcp', 'same')),
-          kernel_same: summarize(pick('kernel', 'same')),
+          utcp_same: summary('utcp', 'same') ?? undefined,
+          kernel_same: summary('kernel', 'same') ?? undefined,
         }
       : {}),
     peer_cpu_pct: peerCpus.length > 0 ? Number(Math.max(...peerCpus).toFixed(1)) : null,
-    peer_bound: peerBound,
+    peer_bound: runs
+      .filter((r) => r.peer.cpuPct !== null && r.peer.cpuPct > PEER_BOUND_PCT)
+      .map(label),
     env: {
       kernel: os.release(),
       cpu_model: os.cpus()[0]?.model ?? 'unknown',
@@ -342,55 +393,53 @@ export async function runBench(options: BenchOptions): Promise<number> {
       connections: options.connections,
       node: process.version,
       date: new Date().toISOString(),
+      ...(options.link === 'memory'
+        ? { note: 'two utcp stacks in one process: no comparison with the kernel' }
+        : {}),
       lab: record,
     },
     problems,
     runs,
   };
+}
 
-  const columns: [string, (typeof document)['utcp']][] = [
+function formatReport(document: BenchDocument): string {
+  const placement = String(document.env.placement).split('+')[0];
+  let text = `placement ${placement}:\n`;
+  text += formatTable([
     ['kernel', document.kernel],
     ['kernel_offloads', document.kernel_offloads],
     ['utcp', document.utcp],
-  ];
-  process.stdout.write(`placement ${primary}:\n${formatTable(columns)}\n`);
-  if (second) {
-    process.stdout.write(
-      `\nplacement same (latency):\n` +
-        formatTable([
-          ['kernel', document.kernel_same ?? null],
-          ['utcp', document.utcp_same ?? null],
-        ]) +
-        '\n',
-    );
+  ]);
+  text += '\n';
+  if (document.utcp_same || document.kernel_same) {
+    text += '\nplacement same (client and peer on one CPU):\n';
+    text += formatTable([
+      ['kernel', document.kernel_same ?? null],
+      ['utcp', document.utcp_same ?? null],
+    ]);
+    text += '\n';
   }
   if (document.peer_cpu_pct !== null) {
-    process.stdout.write(`\npeer CPU: up to ${document.peer_cpu_pct}% of one CPU\n`);
+    text += `\npeer CPU: up to ${document.peer_cpu_pct}% of one CPU\n`;
   }
-  if (peerBound.length > 0) process.stdout.write(`peer-bound: ${peerBound.join(', ')}\n`);
-  for (const problem of problems) process.stdout.write(`problem: ${problem}\n`);
-
-  if (options.json) await writeFile(options.json, JSON.stringify(document, null, 2) + '\n');
-  if (options.html) await writeFile(options.html, await renderHtml(document));
-  return problems.length > 0 ? 1 : 0;
+  if (document.peer_bound.length > 0) {
+    text += `peer-bound (peer above ${PEER_BOUND_PCT}% of a CPU): ${document.peer_bound.join(', ')}\n`;
+  }
+  for (const problem of document.problems) text += `problem: ${problem}\n`;
+  return text;
 }
 
-function childError(who: string, message: { type: string; [key: string]: unknown }): Error {
-  const code = typeof message.code === 'string' ? message.code : 'EPROTO';
-  const text = typeof message.message === 'string' ? message.message : JSON.stringify(message);
-  return Object.assign(new Error(`${who}: ${code}: ${text}`), { code });
-}
-
-function describeProgress(label: string, progress: Progress, durationMs: number): string {
+function describeProgress(name: string, progress: Progress, durationMs: number): string {
   const seconds = `${(progress.elapsedMs / 1000).toFixed(1)}/${durationMs / 1000}s`;
   const done =
     progress.workload === 'send' || progress.workload === 'recv'
       ? `${((progress.done * 8) / (progress.elapsedMs * 1e6)).toFixed(2)} Gbit/s`
       : `${progress.done} ${progress.workload === 'crr' ? 'connections' : 'round trips'}`;
-  return `${label}  ${seconds}  ${done}`;
+  return `${name}  ${seconds}  ${done}`;
 }
 
-function describeRun(label: string, entry: Run): string {
+function describeRun(name: string, entry: Run): string {
   const { result } = entry;
   const figure =
     result.gbps !== null
@@ -401,5 +450,5 @@ function describeRun(label: string, entry: Run): string {
   const cpu = entry.clientCpuPct === null ? '' : ` client CPU ${entry.clientCpuPct.toFixed(0)}%`;
   const peer = entry.peer.cpuPct === null ? '' : ` peer CPU ${entry.peer.cpuPct.toFixed(0)}%`;
   const check = entry.problems.length === 0 ? ' (peer agrees)' : ' (PEER DISAGREES)';
-  return `${label}: ${figure}${cpu}${peer}${check}`;
+  return `${name}: ${figure}${cpu}${peer}${check}`;
 }

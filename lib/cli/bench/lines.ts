@@ -18,8 +18,11 @@ export class LineChild {
   private stderr = '';
   private exited: Error | null = null;
 
-  constructor(command: string, args: readonly string[]) {
+  /** `registry` holds every child still running, for killing them all on a signal. */
+  constructor(command: string, args: readonly string[], registry?: Set<LineChild>) {
     this.process = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    registry?.add(this);
+    this.process.on('exit', () => registry?.delete(this));
     this.process.stderr.on('data', (data: Buffer) => {
       this.stderr = (this.stderr + data.toString()).slice(-4000);
     });
