@@ -9,20 +9,31 @@ import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { cpuPercent } from './peer-server.js';
 import type { BenchNet } from './protocol.js';
+import type { UtcpClientOptions } from './sides.js';
+import { openUtcp, type OpenedStack } from './utcp.js';
 import { runWorkload, type Job } from './workloads.js';
 
 function emit(message: object): void {
   process.stdout.write(JSON.stringify(message) + '\n');
 }
 
-async function openStack(kind: string): Promise<{ net: BenchNet; close(): Promise<void> }> {
-  if (kind === 'kernel') return { net: net as unknown as BenchNet, close: async () => {} };
+async function openStack(kind: string, options: string | undefined): Promise<OpenedStack> {
+  if (kind === 'kernel') {
+    return {
+      net: net as unknown as BenchNet,
+      linkKind: 'kernel',
+      bindMode: null,
+      stats: () => null,
+      close: async () => {},
+    };
+  }
+  if (kind === 'utcp' && options) return openUtcp(JSON.parse(options) as UtcpClientOptions);
   throw Object.assign(new Error(`unknown stack ${kind}`), { code: 'EINVAL' });
 }
 
 try {
-  const stack = await openStack(process.argv[2] ?? 'kernel');
-  emit({ type: 'ready', pid: process.pid });
+  const stack = await openStack(process.argv[2] ?? 'kernel', process.argv[3]);
+  emit({ type: 'ready', pid: process.pid, linkKind: stack.linkKind, bindMode: stack.bindMode });
 
   const jobs: Job[] = [];
   let busy = false;
@@ -37,7 +48,7 @@ try {
       );
       const cpu = process.cpuUsage(cpuBefore);
       const cpuPct = cpuPercent(cpu, performance.now() - wallBefore);
-      emit({ type: 'result', result, cpuPct });
+      emit({ type: 'result', result, cpuPct, stackStats: stack.stats() });
     }
     busy = false;
   };
