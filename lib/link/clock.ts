@@ -195,6 +195,8 @@ export interface RealClockOptions {
   unref?: boolean;
 }
 
+// Limitation: real timers run up to about a millisecond late, as setTimeout allows; fixing it
+// needs a finer timer (a native timerfd, or busy-polling the clock for near deadlines).
 /**
  * Wall time from a monotonic source: microseconds since the Unix epoch, taken as
  * `performance.timeOrigin + performance.now()`, so it never jumps when the system clock is set
