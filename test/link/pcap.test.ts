@@ -80,7 +80,7 @@ describe('pcap writer', () => {
     }
   });
 
-  it('counts records it cannot write once the file has failed, and reports the failure', async () => {
+  it('counts records lost to a failed file, and reports the failure', async () => {
     const writer = PcapWriter.open(path.join(directory, 'missing', 'x.pcap'));
     await new Promise((resolve) => setTimeout(resolve, 20));
     writer.write(udpFrame(1), 0, 60, 0);
