@@ -53,7 +53,7 @@ describe('TimerWheel', () => {
     expect(expireAll(wheel, 1000)).toEqual([[0, 5]]);
   });
 
-  it('lets the callback reschedule and cancel, deferring new due deadlines to the next call', () => {
+  it('lets the callback reschedule and cancel; new due deadlines wait for the next call', () => {
     const wheel = new TimerWheel({ tickUs: 10, slots: 4 });
     for (let id = 0; id < 4; id++) wheel.schedule(id, 10 * id);
     const fired: number[] = [];
