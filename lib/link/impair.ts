@@ -66,6 +66,9 @@ const DROP_REASONS = [
 ] as const;
 type DropReason = (typeof DROP_REASONS)[number];
 
+// Limitation: each copy between the wrapper's arena and the inner link's makes a subarray view,
+// one small allocation per frame each way; fixing it needs a copy that takes two arrays and
+// offsets without a view (a native memcpy, or arenas sharing one buffer).
 /**
  * Wraps any link in seeded loss, duplication, corruption, reordering, delay, jitter and rate
  * limiting, each way on its own. The wrapper has its own arena and copies each frame in and
