@@ -100,6 +100,9 @@ export function parseEthernet(
   let etherType = read16(buf, offset + 12);
   let headerLength = ETHERNET_HEADER_LENGTH;
 
+  // Limitation: one 802.1Q tag only; a stacked tag (802.1ad, outer type 0x88a8 or a second
+  // 0x8100) is left as the EtherType and the frame reads as 'other'; fixing it needs a loop
+  // over tags and a record field per tag.
   out.vlan = etherType === ETHERTYPE_VLAN;
   if (out.vlan) {
     if (length < ETHERNET_HEADER_LENGTH + VLAN_TAG_LENGTH) return 'eth-truncated';
