@@ -4,7 +4,7 @@
  * loop (same socket, same batch size, same run). Reports Mpps and user-CPU ns per frame; the
  * JSON keys hold the transmit runs, `runs` holds both directions.
  *
- *   npm run bench:link -- [--json FILE] [--seconds S] [--batch N]
+ *   npm run bench:link -- [--json FILE] [--seconds S] [--batch N] [--repeat N]
  *
  * Needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF, CAP_SYS_ADMIN for namespaces).
  */
@@ -26,10 +26,12 @@ const program = new Command()
   .option('--json <file>', 'write the results as JSON')
   .option('--seconds <s>', 'duration of each run', '2')
   .option('--batch <n>', 'frames per burst call', '64')
+  .option('--repeat <n>', 'runs of each kind, alternating TS and C; medians are kept', '3')
   .parse();
-const options = program.opts<{ json?: string; seconds: string; batch: string }>();
+const options = program.opts<{ json?: string; seconds: string; batch: string; repeat: string }>();
 const seconds = Number(options.seconds);
 const batch = Number(options.batch);
+const repeat = Number(options.repeat);
 const FRAME_LENGTHS = [64, 1514] as const;
 
 function measure(body: () => number): Run {
@@ -94,6 +96,17 @@ async function startPeer(lab: Lab, length: number): Promise<ChildProcess> {
   return child;
 }
 
+/** Runs TS and C alternately `repeat` times; keeps the run with the median rate of each. */
+function compare(ts: () => number, c: () => number): { ts: Run; c: Run } {
+  const runs = { ts: [] as Run[], c: [] as Run[] };
+  for (let i = 0; i < repeat; i++) {
+    runs.ts.push(measure(ts));
+    runs.c.push(measure(c));
+  }
+  const median = (list: Run[]) => list.sort((a, b) => rate(a) - rate(b))[list.length >> 1];
+  return { ts: median(runs.ts), c: median(runs.c) };
+}
+
 function rate(run: Run): number {
   return run.frames / run.seconds / 1e6;
 }
@@ -109,16 +122,18 @@ async function main(): Promise<void> {
     });
     writeFrames(link, lab.peer.mac);
     for (const length of FRAME_LENGTHS) {
-      const ts = measure(() => tsTransmit(link, length));
-      const c = measure(() => link.socket.benchLoop('tx', seconds, batch, length));
-      results[`tx_${length}`] = { ts, c };
+      results[`tx_${length}`] = compare(
+        () => tsTransmit(link, length),
+        () => link.socket.benchLoop('tx', seconds, batch, length),
+      );
     }
     for (const length of FRAME_LENGTHS) {
       const peer = await startPeer(lab, length);
       try {
-        const ts = measure(() => tsReceive(link));
-        const c = measure(() => link.socket.benchLoop('rx', seconds, batch, length));
-        results[`rx_${length}`] = { ts, c };
+        results[`rx_${length}`] = compare(
+          () => tsReceive(link),
+          () => link.socket.benchLoop('rx', seconds, batch, length),
+        );
       } finally {
         peer.kill();
         await new Promise((resolve) => peer.once('exit', resolve));

@@ -101,6 +101,8 @@ void XdpQueue::ReapCompletions() {
 uint32_t XdpQueue::TxAlloc(uint32_t* out, uint32_t count) {
   // Frames reserved earlier and never submitted return first.
   while (reservedCount > 0) txFree[txFreeCount++] = reserved[--reservedCount];
+  // Frames a previous kick left in the ring (the device was busy) are pushed on now.
+  if (*tx.producer != __atomic_load_n(tx.consumer, __ATOMIC_ACQUIRE)) KickTx();
   ReapCompletions();
   if (count > burstSize) count = burstSize;
   if (count > txFreeCount) count = txFreeCount;

@@ -151,7 +151,10 @@ export class PacketLink implements Link {
   }
 
   txSubmit(count: number): number {
-    return this.#socket.txSubmit(count);
+    const sent = this.#socket.txSubmit(count);
+    // Slots go out in ring order, so the burst stops at the first bad descriptor.
+    if (sent < count) debug('%s: %d frames dropped (tx-bad-descriptor)', this.name, count - sent);
+    return sent;
   }
 
   onReadable(callback: (() => void) | null): void {

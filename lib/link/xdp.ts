@@ -172,7 +172,11 @@ export class XdpLink implements Link {
   }
 
   txSubmit(count: number): number {
-    return this.socket.txSubmit(count);
+    const sent = this.socket.txSubmit(count);
+    // The TX ring has a slot for every TX frame, so only a descriptor pointing outside its
+    // own frame (or of length 0) is refused.
+    if (sent < count) debug('%s: %d frames dropped (tx-bad-descriptor)', this.name, count - sent);
+    return sent;
   }
 
   onReadable(callback: (() => void) | null): void {

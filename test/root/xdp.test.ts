@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createLab, type Lab } from '../../lib/lab/lab.js';
-import { openXdpLink, openXdpLinks } from '../../lib/link/xdp.js';
+import { openXdpLink, openXdpLinks, xdpAddon } from '../../lib/link/xdp.js';
 import { describeNeeding, ETHTOOL, IP } from '../helpers/needs.js';
 import {
   collect,
@@ -197,7 +197,7 @@ c.sendall(b'hello'); print(c.recv(100).decode())`;
     for (const l of links) await l.close();
   });
 
-  it('reports a missing interface as ENODEV and a taken interface as EBUSY', async () => {
+  it('reports a missing interface as ENODEV, a taken interface or queue as EBUSY', async () => {
     await expect(
       openXdpLink({ ifname: 'utcp-none0', netns: lab.stack.netnsPath }),
     ).rejects.toMatchObject({
@@ -207,6 +207,38 @@ c.sendall(b'hello'); print(c.recv(100).decode())`;
     await expect(
       openXdpLink({ ifname: lab.stack.ifname, netns: lab.stack.netnsPath, busyRetries: 1 }),
     ).rejects.toMatchObject({ code: 'EBUSY' });
+    // A second UMEM on a queue that already has one: the bind finds the queue busy.
+    const memory = new Uint8Array(new SharedArrayBuffer(4 * 4096 + 4096));
+    const aligned = memory.subarray(xdpAddon().pageOffset(memory)).subarray(0, 4 * 4096);
+    expect(
+      () =>
+        new (xdpAddon().XdpSocket)({
+          netns: lab.stack.netnsPath,
+          ifname: lab.stack.ifname,
+          queue: 0,
+          memory: aligned,
+          frameSize: 4096,
+          firstFrame: 0,
+          frameCount: 4,
+          ringSize: 2,
+          headroom: 256,
+          rxDescriptors: new Uint32Array(3),
+          txDescriptors: new Uint32Array(3),
+          mode: 'auto',
+        }),
+    ).toThrow(expect.objectContaining({ code: 'EBUSY' }));
+    await link.close();
+    expect(await hasXdpProgram(lab.stack.netns, lab.stack.ifname)).toBe(false);
+  });
+
+  it('refuses a descriptor outside its frame and counts it', async () => {
+    const link = await openXdpLink({ ifname: lab.stack.ifname, netns: lab.stack.netnsPath });
+    expect(link.txAlloc(2)).toBe(2);
+    link.txDescriptors[1] = 60;
+    link.txDescriptors[3] += link.frameSize;
+    link.txDescriptors[4] = 60;
+    expect(link.txSubmit(2)).toBe(1);
+    expect(link.stats().drops['tx-bad-descriptor']).toBe(1);
     await link.close();
   });
 
