@@ -73,7 +73,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
         std::min(rxDescriptors.ElementLength(), txDescriptors.ElementLength()) / 3);
     long page = sysconf(_SC_PAGESIZE);
     if (blockSize_ == 0 || blockSize_ % page != 0 || blockCount_ == 0 || txFrameCount_ == 0 ||
-        txFrameSize_ % page != 0 || txFrameSize_ <= kTxDataAt || burstSize_ == 0) {
+        txFrameSize_ % page != 0 || txFrameSize_ <= kTxDataAt || txFrameSize_ > 65536 ||
+        burstSize_ == 0) {
       ThrowErrno(env, EINVAL, "ring layout (page multiples)", nullptr);
       return;
     }

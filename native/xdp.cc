@@ -323,8 +323,6 @@ class XdpProgram : public Napi::ObjectWrap<XdpProgram> {
 
 class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
  public:
-  static Napi::FunctionReference* constructor;
-
   static Napi::Function Define(Napi::Env env) {
     Napi::Function f = DefineClass(
         env, "XdpSocket",
@@ -338,7 +336,8 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
          InstanceMethod("benchLoop", &XdpSocket::BenchLoop),
          InstanceAccessor("fd", &XdpSocket::Fd, nullptr),
          InstanceAccessor("bindMode", &XdpSocket::BindMode, nullptr)});
-    constructor = new Napi::FunctionReference(Napi::Persistent(f));
+    // Kept per environment (main thread and each worker load the addon separately).
+    env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(f)));
     return f;
   }
 
@@ -410,7 +409,8 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
 
     XdpSocket* owner = nullptr;
     if (shareWith.IsObject()) {
-      if (!shareWith.As<Napi::Object>().InstanceOf(constructor->Value())) {
+      Napi::Function socketClass = env.GetInstanceData<Napi::FunctionReference>()->Value();
+      if (!shareWith.As<Napi::Object>().InstanceOf(socketClass)) {
         ThrowErrno(env, EINVAL, "shareWith must be an XdpSocket", nullptr);
         return;
       }
@@ -665,7 +665,6 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
   Napi::ObjectReference ownerRef_;
 };
 
-Napi::FunctionReference* XdpSocket::constructor = nullptr;
 
 // pageOffset(bytes: Uint8Array) -> bytes to skip so that the rest starts on a page.
 Napi::Value PageOffset(const Napi::CallbackInfo& info) {

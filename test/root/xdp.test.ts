@@ -55,6 +55,19 @@ describeNeeding(['root', IP, ETHTOOL], 'AF_XDP link', () => {
     await link.close();
   });
 
+  it('receives in busy-poll mode, the burst call driving the queue', async () => {
+    const link = await openXdpLink({
+      ifname: lab.stack.ifname,
+      netns: lab.stack.netnsPath,
+      busyPoll: true,
+    });
+    const { seen } = collect(link);
+    await peerSend(lab, lab.stack.mac, 2000);
+    expect(await waitFor(() => seen.test.size === 2000)).toBe(true);
+    expect(link.stats().rxWakeups).toBeGreaterThan(0);
+    await link.close();
+  });
+
   it('leaves no XDP program and no open fd after close', async () => {
     const before = openFds();
     const links = await openXdpLinks({
