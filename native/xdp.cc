@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "bpf.h"
+#include "checksum.h"
 
 #ifndef SO_PREFER_BUSY_POLL
 #define SO_PREFER_BUSY_POLL 69
@@ -57,7 +58,7 @@ uint32_t XdpQueue::RxBurst(uint32_t* out, uint32_t max) {
     const struct xdp_desc& d = ring[(at + i) & rx.mask];
     out[3 * i] = static_cast<uint32_t>(d.addr);
     out[3 * i + 1] = d.len;
-    out[3 * i + 2] = 0;
+    out[3 * i + 2] = verifyChecksums && VerifyIpv4Frame(umem + d.addr, d.len) ? 1 : 0;
     held[i] = d.addr;
     bytes += d.len;
   }
@@ -133,6 +134,7 @@ uint32_t XdpQueue::TxSubmit(const uint32_t* in, uint32_t count) {
       counters.txBadDescriptor++;
       continue;
     }
+    if (in[3 * i + 2] & 1) FillIpv4Frame(umem + offset, length);
     struct xdp_desc& d = ring[(at + sent) & tx.mask];
     d.addr = offset;
     d.len = length;
@@ -367,6 +369,7 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
     std::string mode = o.Get("mode").As<Napi::String>().Utf8Value();
     Napi::Value shareWith = o.Get("shareWith");
     q_.busyPoll = o.Get("busyPoll").ToBoolean().Value();
+    q_.verifyChecksums = o.Get("verifyChecksums").ToBoolean().Value();
     q_.frameSize = frameSize;
     q_.headroom = o.Get("headroom").As<Napi::Number>().Uint32Value();
     q_.burstSize = static_cast<uint32_t>(
@@ -378,6 +381,7 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
     rxOut_ = rxDescriptors.Data();
     txIn_ = txDescriptors.Data();
     uint8_t* base = memory.Data();
+    q_.umem = base;
     uint64_t length = memory.ByteLength();
     if (q_.burstSize == 0 || ringSize == 0 || frameSize < 2048 || frameCount < 2 ||
         reinterpret_cast<uintptr_t>(base) % 4096 != 0 || length % frameSize != 0 ||

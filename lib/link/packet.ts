@@ -30,6 +30,8 @@ export interface PacketOptions {
   frameSize?: number;
   txFrames?: number;
   burstSize?: number;
+  /** As for AF_XDP: verify received checksums in the burst call (default true). */
+  verifyChecksums?: boolean;
 }
 
 interface NativePacketSocket {
@@ -128,6 +130,7 @@ export class PacketLink implements Link {
       txFrames: options.txFrames ?? 1024,
       rxDescriptors: this.rxDescriptors,
       txDescriptors: this.txDescriptors,
+      verifyChecksums: options.verifyChecksums ?? true,
     });
     this.name = `packet:${options.ifname}`;
     this.mtu = info.mtu;
@@ -213,6 +216,7 @@ export async function openLink(options: XdpOptions & { queue?: number }): Promis
       netns: options.netns,
       steering: options.steering,
       burstSize: options.burstSize,
+      verifyChecksums: options.verifyChecksums,
     });
   }
   return link;
