@@ -1,0 +1,226 @@
+// Bounded byte rings for the send and receive sides. Sized once when the connection is
+// created; the established path copies bytes in and out and allocates nothing.
+
+import { seqAdd, seqDiff, seqGt, seqLeq, seqLt, seqMax } from './sequence.js';
+
+/** Application bytes not yet acknowledged: [head, head + length) of a circular array. */
+export class SendBuffer {
+  data: Uint8Array;
+  head = 0;
+  length = 0;
+  /** A contiguous copy for a segment that straddles the end of the ring. */
+  private scratch: Uint8Array;
+  /** Where the bytes asked for by `view` live: `viewBuffer[viewOffset ..]`. */
+  viewBuffer: Uint8Array;
+  viewOffset = 0;
+
+  constructor(capacity: number, segmentMax: number) {
+    this.data = new Uint8Array(capacity);
+    this.scratch = new Uint8Array(Math.max(segmentMax, 1));
+    this.viewBuffer = this.data;
+  }
+
+  get capacity(): number {
+    return this.data.length;
+  }
+
+  get free(): number {
+    return this.data.length - this.length;
+  }
+
+  /** Copies as much of src as fits; returns the count taken. */
+  write(src: Uint8Array, offset: number, count: number): number {
+    const n = Math.min(count, this.free);
+    const cap = this.data.length;
+    let tail = this.head + this.length;
+    if (tail >= cap) tail -= cap;
+    const first = Math.min(n, cap - tail);
+    this.data.set(src.subarray(offset, offset + first), tail);
+    if (n > first) this.data.set(src.subarray(offset + first, offset + n), 0);
+    this.length += n;
+    return n;
+  }
+
+  /** Releases `count` acknowledged bytes from the front. */
+  drop(count: number): void {
+    const n = Math.min(count, this.length);
+    this.head += n;
+    if (this.head >= this.data.length) this.head -= this.data.length;
+    this.length -= n;
+    if (this.length === 0) this.head = 0;
+  }
+
+  /** Points viewBuffer/viewOffset at `count` bytes starting `from` bytes past the head. */
+  view(from: number, count: number): void {
+    const cap = this.data.length;
+    let start = this.head + from;
+    if (start >= cap) start -= cap;
+    if (start + count <= cap) {
+      this.viewBuffer = this.data;
+      this.viewOffset = start;
+      return;
+    }
+    if (this.scratch.length < count) this.scratch = new Uint8Array(count);
+    const first = cap - start;
+    this.scratch.set(this.data.subarray(start, cap), 0);
+    this.scratch.set(this.data.subarray(0, count - first), first);
+    this.viewBuffer = this.scratch;
+    this.viewOffset = 0;
+  }
+
+  /** Grows or shrinks the ring, keeping the queued bytes (a socket-option change). */
+  resize(capacity: number): void {
+    const size = Math.max(capacity, this.length);
+    const next = new Uint8Array(size);
+    this.copyOut(0, this.length, next, 0);
+    this.data = next;
+    this.head = 0;
+  }
+
+  copyOut(from: number, count: number, dst: Uint8Array, dstOffset: number): void {
+    const cap = this.data.length;
+    let start = this.head + from;
+    if (start >= cap) start -= cap;
+    const first = Math.min(count, cap - start);
+    dst.set(this.data.subarray(start, start + first), dstOffset);
+    if (count > first) dst.set(this.data.subarray(0, count - first), dstOffset + first);
+  }
+}
+
+/**
+ * Received bytes: [head, head + length) are in order and readable; out-of-order bytes sit
+ * where they belong past the tail, and `ranges` records which of those positions hold data
+ * (as absolute sequence numbers, sorted, disjoint, never touching). Out-of-order data is thus
+ * bounded by the buffer itself (RFC 9293 3.10.7.4 allows keeping it; RFC 2018 reports it).
+ */
+export class ReceiveBuffer {
+  data: Uint8Array;
+  head = 0;
+  length = 0;
+  /** [left0, right0, left1, right1, ...] of out-of-order data. */
+  readonly ranges: Uint32Array;
+  rangeCount = 0;
+  /** Index of the range holding the most recent out-of-order arrival (first SACK block). */
+  latestRange = -1;
+
+  constructor(capacity: number, maxRanges: number) {
+    this.data = new Uint8Array(capacity);
+    this.ranges = new Uint32Array(2 * Math.max(maxRanges, 1));
+  }
+
+  get capacity(): number {
+    return this.data.length;
+  }
+
+  /** Space past the in-order bytes: what the window may offer. */
+  get free(): number {
+    return this.data.length - this.length;
+  }
+
+  /** Bytes held out of order. */
+  get outOfOrderBytes(): number {
+    let total = 0;
+    for (let i = 0; i < this.rangeCount; i++) {
+      total += seqDiff(this.ranges[2 * i + 1], this.ranges[2 * i]);
+    }
+    return total;
+  }
+
+  /**
+   * Stores `count` bytes of sequence number `seq` (rcvNxt <= seq, seq + count <= rcvNxt +
+   * free, checked by the caller). Returns how far rcvNxt advances, or -1 when the bytes were
+   * out of order and no range slot was left (the segment is dropped; the peer resends).
+   */
+  store(rcvNxt: number, seq: number, src: Uint8Array, offset: number, count: number): number {
+    const gap = seqDiff(seq, rcvNxt);
+    if (gap > 0 && !this.canRecord(seq, seqAdd(seq, count))) return -1;
+    this.copyIn(this.length + gap, src, offset, count);
+    if (gap > 0) {
+      this.record(seq, seqAdd(seq, count));
+      return 0;
+    }
+    let next = seqAdd(rcvNxt, count);
+    let removed = 0;
+    while (removed < this.rangeCount && seqLeq(this.ranges[2 * removed], next)) {
+      next = seqMax(next, this.ranges[2 * removed + 1]);
+      removed++;
+    }
+    if (removed > 0) this.removeFront(removed);
+    const advance = seqDiff(next, rcvNxt);
+    this.length += advance;
+    return advance;
+  }
+
+  /** Copies up to `count` readable bytes out; `consume` false leaves them (MSG_PEEK). */
+  read(dst: Uint8Array, dstOffset: number, count: number, consume: boolean): number {
+    const n = Math.min(count, this.length);
+    const cap = this.data.length;
+    const first = Math.min(n, cap - this.head);
+    dst.set(this.data.subarray(this.head, this.head + first), dstOffset);
+    if (n > first) dst.set(this.data.subarray(0, n - first), dstOffset + first);
+    if (consume) this.consume(n);
+    return n;
+  }
+
+  consume(n: number): void {
+    this.head += n;
+    if (this.head >= this.data.length) this.head -= this.data.length;
+    this.length -= n;
+    if (this.length === 0 && this.rangeCount === 0) this.head = 0;
+  }
+
+  /** Forget the out-of-order data (connection reset, or memory reclaimed). */
+  clearRanges(): void {
+    this.rangeCount = 0;
+    this.latestRange = -1;
+  }
+
+  private copyIn(at: number, src: Uint8Array, offset: number, count: number): void {
+    const cap = this.data.length;
+    let start = this.head + at;
+    if (start >= cap) start -= cap;
+    const first = Math.min(count, cap - start);
+    this.data.set(src.subarray(offset, offset + first), start);
+    if (count > first) this.data.set(src.subarray(offset + first, offset + count), 0);
+  }
+
+  private canRecord(left: number, right: number): boolean {
+    if (this.rangeCount < this.ranges.length / 2) return true;
+    for (let i = 0; i < this.rangeCount; i++) {
+      if (seqLeq(this.ranges[2 * i], right) && seqLeq(left, this.ranges[2 * i + 1])) return true;
+    }
+    return false;
+  }
+
+  private record(left: number, right: number): void {
+    const r = this.ranges;
+    let i = 0;
+    while (i < this.rangeCount && seqLt(r[2 * i + 1], left)) i++;
+    // Ranges from i on that overlap or touch [left, right) merge into one.
+    let j = i;
+    let newLeft = left;
+    let newRight = right;
+    while (j < this.rangeCount && seqLeq(r[2 * j], right)) {
+      if (seqLt(r[2 * j], newLeft)) newLeft = r[2 * j];
+      if (seqGt(r[2 * j + 1], newRight)) newRight = r[2 * j + 1];
+      j++;
+    }
+    const merged = j - i;
+    if (merged === 0) {
+      r.copyWithin(2 * i + 2, 2 * i, 2 * this.rangeCount);
+      this.rangeCount++;
+    } else if (merged > 1) {
+      r.copyWithin(2 * i + 2, 2 * j, 2 * this.rangeCount);
+      this.rangeCount -= merged - 1;
+    }
+    r[2 * i] = newLeft;
+    r[2 * i + 1] = newRight;
+    this.latestRange = i;
+  }
+
+  private removeFront(n: number): void {
+    this.ranges.copyWithin(0, 2 * n, 2 * this.rangeCount);
+    this.rangeCount -= n;
+    this.latestRange = this.latestRange >= n ? this.latestRange - n : -1;
+  }
+}

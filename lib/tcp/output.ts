@@ -1,0 +1,407 @@
+// Segment output (netsem deliver_out_1, RFC 9293 3.10.2 and 3.8.6): what to send now, given
+// the windows, Nagle, silly-window avoidance and the FIN; plus resets, challenge ACKs,
+// keepalive probes and fast retransmissions. Every segment leaves through `host.transmit`
+// with the core's one reused `OutboundSegment`.
+
+import {
+  ACK,
+  CWR,
+  ECE,
+  FIN,
+  OPT_MSS,
+  OPT_NOP,
+  OPT_SACK,
+  OPT_SACK_PERMITTED,
+  OPT_TIMESTAMP,
+  OPT_WINDOW_SCALE,
+  PSH,
+  RST,
+  SYN,
+  tcpHeaderLength,
+  type TcpHeader,
+} from '../wire/tcp.js';
+import type { CoreContext } from './core.js';
+import { NO_TIMER, type TcpConnection } from './connection.js';
+import { seqAdd, seqDiff, seqGt, seqLt } from './sequence.js';
+import { CLOSED, FIN_WAIT_2, LISTEN, SYN_RECEIVED, SYN_SENT, TIME_WAIT } from './states.js';
+
+/** TSval for `now` (RFC 7323 5.4): a tick clock plus the connection's offset. */
+export function timestampNow(c: TcpConnection, now: number): number {
+  return (Math.floor(now / c.params.timestampTick) + c.tsOffset) >>> 0;
+}
+
+/** The retransmission timeout with backoff applied, within the bounds (RFC 6298 5.5). */
+export function currentRto(c: TcpConnection): number {
+  const backedOff = c.rto * 2 ** Math.min(c.backoff, 30);
+  return Math.min(Math.max(backedOff, c.params.rtoMin), c.params.rtoMax);
+}
+
+/**
+ * The window field we send. It is the free receive space, shown as zero when smaller than a
+ * segment and a quarter of the buffer (receiver SWS avoidance, RFC 9293 3.8.6.2.2), and it
+ * never moves the right edge left (RFC 9293 3.8.6.2.2 "SHOULD NOT shrink").
+ */
+function windowField(c: TcpConnection, syn: boolean): number {
+  let win = c.receiveBuffer.free;
+  if (c.params.receiverSwsAvoidance && win < c.receiveBuffer.capacity / 4 && win < c.rcvMss) {
+    win = 0;
+  }
+  if (syn) return Math.min(win, 65535);
+  const advertised = seqDiff(c.rcvAdv, c.rcvNxt);
+  if (win < advertised) win = advertised;
+  const scale = c.rcvWscale;
+  let field = Math.floor(win / 2 ** scale);
+  if (field * 2 ** scale < advertised) field++;
+  return Math.min(field, 65535);
+}
+
+function fillOptions(c: TcpConnection, h: TcpHeader, now: number, syn: boolean): void {
+  const o = h.options;
+  o.reset();
+  if (syn) {
+    const p = c.params;
+    o.mss = c.rcvMss;
+    o.push(OPT_MSS);
+    // On a SYN-ACK an option is offered only if the SYN offered it (RFC 7323 2.2, 3.2;
+    // RFC 2018 2). The order mirrors FreeBSD: mss, nop, wscale, sackOK, TS.
+    const passive = c.state === SYN_RECEIVED && c.listener !== null;
+    const offerScale = passive ? c.wscaleOk : p.windowScaling;
+    if (offerScale) {
+      o.windowScale = c.requestedWscale;
+      o.push(OPT_NOP);
+      o.push(OPT_WINDOW_SCALE);
+    }
+    const offerSack = passive ? c.sackOk : p.sack;
+    if (offerSack) o.push(OPT_SACK_PERMITTED);
+    const offerTs = passive ? c.tsOk : p.timestamps;
+    if (offerTs) {
+      if (!offerSack) {
+        o.push(OPT_NOP);
+        o.push(OPT_NOP);
+      }
+      o.timestamp = true;
+      o.tsVal = timestampNow(c, now);
+      o.tsEcr = passive ? c.tsRecent : 0;
+      o.push(OPT_TIMESTAMP);
+    }
+    return;
+  }
+  if (c.tsOk) {
+    o.push(OPT_NOP);
+    o.push(OPT_NOP);
+    o.timestamp = true;
+    o.tsVal = timestampNow(c, now);
+    o.tsEcr = c.tsRecent;
+    o.push(OPT_TIMESTAMP);
+  }
+  const ranges = c.receiveBuffer.rangeCount;
+  if (c.sackOk && ranges > 0 && (h.flags & ACK) !== 0) {
+    // RFC 2018 4: the block holding the most recent arrival first, then the others.
+    const max = c.tsOk ? 3 : 4;
+    const r = c.receiveBuffer.ranges;
+    const first = c.receiveBuffer.latestRange;
+    let n = 0;
+    if (first >= 0 && first < ranges) {
+      o.sackBlocks[0] = r[2 * first];
+      o.sackBlocks[1] = r[2 * first + 1];
+      n = 1;
+    }
+    for (let i = 0; i < ranges && n < max; i++) {
+      if (i === first) continue;
+      o.sackBlocks[2 * n] = r[2 * i];
+      o.sackBlocks[2 * n + 1] = r[2 * i + 1];
+      n++;
+    }
+    o.sackBlockCount = n;
+    o.push(OPT_NOP);
+    o.push(OPT_NOP);
+    o.push(OPT_SACK);
+  }
+}
+
+/** Builds and transmits one segment of connection `c`. */
+function transmit(
+  core: CoreContext,
+  now: number,
+  c: TcpConnection,
+  seq: number,
+  flags: number,
+  dataOffset: number,
+  length: number,
+  retransmission: boolean,
+): void {
+  const seg = core.segment;
+  const h = seg.header;
+  const syn = (flags & SYN) !== 0;
+  h.srcPort = c.localPort;
+  h.dstPort = c.remotePort;
+  h.seq = seq;
+  h.ack = (flags & ACK) !== 0 ? c.rcvNxt : 0;
+  if (c.ecnOk && !syn) {
+    // RFC 3168 6.1.3 / 6.1.2.
+    if (c.ecnEchoPending && (flags & ACK) !== 0) flags |= ECE;
+    if (c.cwrPending && length > 0 && !retransmission) {
+      flags |= CWR;
+      c.cwrPending = false;
+    }
+  }
+  h.flags = flags;
+  h.urgentPointer = 0;
+  h.checksum = 0;
+  h.window = windowField(c, syn);
+  fillOptions(c, h, now, syn);
+  h.headerLength = tcpHeaderLength(h.options);
+  if (length > 0) {
+    c.sendBuffer.view(dataOffset, length);
+    seg.payload = c.sendBuffer.viewBuffer;
+    seg.payloadOffset = c.sendBuffer.viewOffset;
+  } else {
+    seg.payloadOffset = 0;
+  }
+  seg.payloadLength = length;
+  h.payloadLength = length;
+  seg.family = c.family;
+  seg.localAddress = c.localAddress;
+  seg.remoteAddress = c.remoteAddress;
+  // RFC 3168 6.1.5: retransmissions and pure ACKs are not ECN-capable.
+  seg.ecn = c.ecnOk && length > 0 && !retransmission ? 2 : 0;
+  seg.connection = c;
+
+  core.counters.tcpOutSegs++;
+  if (retransmission) {
+    core.counters.tcpRetransSegs++;
+    c.retransmissions++;
+  }
+  if ((flags & ACK) !== 0) {
+    c.lastAckSent = c.rcvNxt;
+    const right = seqAdd(c.rcvNxt, syn ? h.window : h.window * 2 ** c.rcvWscale);
+    if (seqGt(right, c.rcvAdv) || syn) c.rcvAdv = right;
+    c.delayedAckAt = NO_TIMER;
+    c.unackedSegments = 0;
+    c.ackNow = false;
+  }
+  if (length > 0) {
+    c.lastSent = now;
+    c.bytesSent += length;
+  }
+  core.host.transmit(seg);
+}
+
+function armRetransmit(c: TcpConnection, now: number): void {
+  if (c.retransmitAt === NO_TIMER) {
+    c.retransmitAt = now + currentRto(c);
+    c.persistAt = NO_TIMER;
+  }
+}
+
+function updateFlight(c: TcpConnection): void {
+  c.bytesInFlight = seqDiff(c.sndMax, c.sndUna);
+}
+
+/**
+ * Sends everything the state, windows and algorithms allow now (BSD tcp_output).
+ * `forceOne` sends one byte into a zero window (persist probe, RFC 9293 3.8.6.1).
+ */
+export function output(core: CoreContext, now: number, c: TcpConnection, forceOne = false): void {
+  if (c.released || c.state === CLOSED || c.state === LISTEN) return;
+
+  if ((c.state === SYN_SENT || c.state === SYN_RECEIVED) && c.sndNxt === c.iss) {
+    let flags = SYN;
+    if (c.state === SYN_RECEIVED) flags |= ACK;
+    if (c.state === SYN_SENT && c.params.ecn === 'on') flags |= ECE | CWR;
+    if (c.state === SYN_RECEIVED && c.ecnOk) flags |= ECE;
+    const again = seqLt(c.iss, c.sndMax);
+    transmit(core, now, c, c.iss, flags, 0, 0, again);
+    c.sndNxt = seqAdd(c.iss, 1);
+    if (!again) {
+      c.sndMax = c.sndNxt;
+      if (c.rttTime < 0) {
+        c.rttTime = now;
+        c.rttSeq = c.iss;
+      }
+    }
+    updateFlight(c);
+    armRetransmit(c, now);
+    return;
+  }
+  if (c.state === SYN_SENT || c.state === SYN_RECEIVED) {
+    // Only the handshake is in flight; an ACK requested here would be a bare ACK the peer
+    // cannot use, so it waits for the handshake.
+    c.ackNow = false;
+    return;
+  }
+
+  // RFC 5681 4.1: after an idle period longer than the RTO, restart from the initial window.
+  if (c.sndNxt === c.sndUna && c.sndMax === c.sndUna && now - c.lastSent > c.rto) {
+    c.cc.onIdle(c, c.params.initialWindowSegments);
+  }
+
+  for (let guard = 0; guard < 1 << 20; guard++) {
+    const inFlight = seqDiff(c.sndNxt, c.sndUna);
+    const bufferLength = c.sendBuffer.length;
+    const dataOffset = seqDiff(c.sndNxt, c.sndBufSeq);
+    const available = Math.max(0, bufferLength - dataOffset);
+    let usable = Math.min(c.sndWnd, c.cwnd) - inFlight;
+    if (forceOne && usable <= 0 && available > 0 && c.sndWnd === 0) usable = 1;
+    const length = Math.max(0, Math.min(available, usable, c.smss));
+    const retransmitting = seqLt(c.sndNxt, c.sndMax);
+    const finNow =
+      c.finQueued &&
+      dataOffset + length === bufferLength &&
+      c.state !== FIN_WAIT_2 &&
+      c.state !== TIME_WAIT &&
+      seqDiff(c.sndNxt, c.finSeq) + length === 0;
+
+    let send = false;
+    if (length > 0) {
+      if (length === c.smss || retransmitting || forceOne) send = true;
+      else if (length === available && (c.params.noDelay || inFlight === 0 || c.finQueued)) {
+        // Nagle (RFC 1122 4.2.3.4): a short segment only when nothing is unacknowledged.
+        send = true;
+      } else if (c.maxSndWnd > 0 && length >= c.maxSndWnd / 2) {
+        // Sender SWS avoidance (RFC 9293 3.8.6.2.1): at least half the largest window.
+        send = true;
+      }
+    } else if (finNow) {
+      send = true;
+    }
+    if (!send) break;
+
+    let flags = ACK;
+    if (finNow) flags |= FIN;
+    if (length > 0 && dataOffset + length === bufferLength) flags |= PSH;
+    const seq = c.sndNxt;
+    transmit(core, now, c, seq, flags, dataOffset, length, retransmitting);
+    if (!retransmitting && c.rttTime < 0 && !c.tsOk && length > 0) {
+      // RFC 6298 3 / Karn: time one segment that is not a retransmission.
+      c.rttTime = now;
+      c.rttSeq = seq;
+    }
+    c.sndNxt = seqAdd(c.sndNxt, length + (finNow ? 1 : 0));
+    if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
+    updateFlight(c);
+    armRetransmit(c, now);
+    if (forceOne) break;
+  }
+
+  if (c.ackNow) sendAck(core, now, c);
+
+  // Data waits with nothing in flight and no timer to get it out: the window is closed or
+  // too small to use. The persist timer probes it (RFC 9293 3.8.6.1; BSD tcp_setpersist).
+  const waiting = c.sendBuffer.length - Math.max(0, seqDiff(c.sndNxt, c.sndBufSeq)) > 0;
+  if (waiting && c.sndNxt === c.sndUna && c.retransmitAt === NO_TIMER && c.persistAt === NO_TIMER) {
+    startPersist(c, now);
+  }
+}
+
+/** Arms the persist timer with backoff, within FreeBSD's TCPTV_PERSMIN..PERSMAX. */
+export function startPersist(c: TcpConnection, now: number): void {
+  const base = c.srtt > 0 ? c.srtt + 4 * c.rttvar : c.params.rtoInitial;
+  const backedOff = base * 2 ** Math.min(c.persistBackoff, 30);
+  c.persistAt = now + Math.min(Math.max(backedOff, c.params.persistMin), c.params.persistMax);
+}
+
+/** A bare ACK now (RFC 9293 3.10.7.4 "send an acknowledgment"). */
+export function sendAck(core: CoreContext, now: number, c: TcpConnection): void {
+  if (c.state === SYN_SENT || c.state === CLOSED || c.state === LISTEN) return;
+  if (c.state === SYN_RECEIVED) {
+    // The only thing to acknowledge with is the SYN-ACK.
+    c.sndNxt = c.iss;
+    output(core, now, c);
+    return;
+  }
+  transmit(core, now, c, c.sndNxt, ACK, 0, 0, false);
+}
+
+/** RFC 5961 7: a challenge ACK, at most challengeAckLimit per challengeAckPeriod. */
+export function sendChallengeAck(core: CoreContext, now: number, c: TcpConnection): void {
+  const p = c.params;
+  if (now - c.challengeWindowStart >= p.challengeAckPeriod) {
+    c.challengeWindowStart = now;
+    c.challengeCount = 0;
+  }
+  if (c.challengeCount >= p.challengeAckLimit) {
+    core.counters.challengeAcksSuppressed++;
+    return;
+  }
+  c.challengeCount++;
+  core.counters.challengeAcksSent++;
+  sendAck(core, now, c);
+}
+
+/** Resends the first unacknowledged segment without moving sndNxt (fast retransmit). */
+export function retransmitFirst(core: CoreContext, now: number, c: TcpConnection): void {
+  const dataOffset = seqDiff(c.sndUna, c.sndBufSeq);
+  const available = c.sendBuffer.length - dataOffset;
+  const length = Math.max(0, Math.min(available, c.smss));
+  const finHere =
+    c.finQueued && dataOffset + length === c.sendBuffer.length && seqLt(c.finSeq, c.sndMax);
+  if (length === 0 && !finHere) return;
+  let flags = ACK;
+  if (finHere) flags |= FIN;
+  if (length > 0 && dataOffset + length === c.sendBuffer.length) flags |= PSH;
+  transmit(core, now, c, c.sndUna, flags, dataOffset, length, true);
+}
+
+/** RST for an aborted connection: FreeBSD sends RST|ACK at SND.NXT (RFC 9293 3.10.5). */
+export function sendReset(core: CoreContext, now: number, c: TcpConnection): void {
+  const flags = c.state === SYN_SENT ? RST : RST | ACK;
+  transmit(core, now, c, c.sndNxt, flags, 0, 0, false);
+  core.counters.tcpOutRsts++;
+}
+
+/** Keepalive probe (RFC 1122 4.2.3.6): SEG.SEQ = SND.NXT - 1, no data, asking for an ACK. */
+export function sendKeepalive(core: CoreContext, now: number, c: TcpConnection): void {
+  transmit(core, now, c, seqAdd(c.sndUna, -1), ACK, 0, 0, false);
+  core.counters.keepaliveProbes++;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The reset that answers a segment with no connection, or an unacceptable one in LISTEN or
+ * SYN_SENT (RFC 9293 3.10.7.1, netsem deliver_in_5): if the segment had an ACK,
+ * <SEQ=SEG.ACK><CTL=RST>; else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+ */
+export function replyWithReset(
+  core: CoreContext,
+  incoming: TcpHeader,
+  remoteAddress: number,
+  localAddress: number,
+): void {
+  const seg = core.segment;
+  const h = seg.header;
+  const inFlags = incoming.flags;
+  const seq = incoming.seq;
+  const ack = incoming.ack;
+  const segLen =
+    incoming.payloadLength + ((inFlags & SYN) !== 0 ? 1 : 0) + ((inFlags & FIN) !== 0 ? 1 : 0);
+  h.srcPort = incoming.dstPort;
+  h.dstPort = incoming.srcPort;
+  if ((inFlags & ACK) !== 0) {
+    h.seq = ack;
+    h.ack = 0;
+    h.flags = RST;
+  } else {
+    h.seq = 0;
+    h.ack = seqAdd(seq, segLen);
+    h.flags = RST | ACK;
+  }
+  h.window = 0;
+  h.urgentPointer = 0;
+  h.checksum = 0;
+  h.options.reset();
+  h.headerLength = 20;
+  h.payloadLength = 0;
+  seg.payload = EMPTY;
+  seg.payloadOffset = 0;
+  seg.payloadLength = 0;
+  seg.family = 4;
+  seg.localAddress = localAddress;
+  seg.remoteAddress = remoteAddress;
+  seg.ecn = 0;
+  seg.connection = null;
+  core.counters.tcpOutSegs++;
+  core.counters.tcpOutRsts++;
+  core.host.transmit(seg);
+}
