@@ -345,16 +345,24 @@ function synchronisedInput(
   let dataOffset = h.payloadOffset;
   let dataLength = h.payloadLength;
   let fin = (flags & FIN) !== 0;
-  const syn = (flags & SYN) !== 0;
+  let syn = (flags & SYN) !== 0;
   const rst = (flags & RST) !== 0;
-  const segLen = dataLength + (syn ? 1 : 0) + (fin ? 1 : 0);
   const rcvWnd = Math.max(0, seqDiff(c.rcvAdv, c.rcvNxt));
 
-  // A retransmitted SYN while our SYN-ACK is unanswered: send the SYN-ACK again.
-  if (c.state === SYN_RECEIVED && syn && !rst && (flags & ACK) === 0 && seq === c.irs) {
-    c.sndNxt = c.iss;
-    return;
+  if (syn && !rst && seq === c.irs) {
+    // A retransmitted SYN while our SYN-ACK is unanswered: send the SYN-ACK again.
+    if (c.state === SYN_RECEIVED && (flags & ACK) === 0) {
+      c.sndNxt = c.iss;
+      return;
+    }
+    // The peer's SYN again (a SYN-ACK in simultaneous open, or one whose ACK we sent but the
+    // peer lost): the SYN is old, the rest is processed, and an ACK goes back (BSD trims
+    // the SYN as duplicate data).
+    syn = false;
+    seq = seqAdd(seq, 1);
+    c.ackNow = true;
   }
+  const segLen = dataLength + (syn ? 1 : 0) + (fin ? 1 : 0);
 
   // RFC 7323 5.3 R1: PAWS, before the sequence check.
   if (c.tsOk && o.timestamp && !rst && seqLt(o.tsVal, c.tsRecent)) {
