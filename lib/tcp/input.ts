@@ -775,7 +775,6 @@ function abortWithReset(core: CoreContext, now: number, c: TcpConnection): void 
 /** RFC 9293 3.10.7.4 eighth. */
 function finArrives(core: CoreContext, now: number, c: TcpConnection): void {
   c.pendingFinSeq = -1;
-  c.rcvNxt = seqAdd(c.rcvNxt, 1);
   c.ackNow = true;
   switch (c.state) {
     case SYN_RECEIVED:
@@ -792,8 +791,10 @@ function finArrives(core: CoreContext, now: number, c: TcpConnection): void {
       c.closeAt = now + 2 * c.params.msl;
       return;
     default:
+      // CLOSE_WAIT, CLOSING, LAST_ACK: the peer's FIN is already counted.
       return;
   }
+  c.rcvNxt = seqAdd(c.rcvNxt, 1);
   core.emit(c, TcpEvent.PEER_CLOSED);
 }
 

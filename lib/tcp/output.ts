@@ -207,12 +207,15 @@ function updateFlight(c: TcpConnection): void {
 export function output(core: CoreContext, now: number, c: TcpConnection, forceOne = false): void {
   if (c.released || c.state === CLOSED || c.state === LISTEN) return;
 
+  // In SYN_RECEIVED the only acknowledgment we can send is the SYN-ACK again.
+  if (c.state === SYN_RECEIVED && c.ackNow) c.sndNxt = c.iss;
   if ((c.state === SYN_SENT || c.state === SYN_RECEIVED) && c.sndNxt === c.iss) {
     let flags = SYN;
     if (c.state === SYN_RECEIVED) flags |= ACK;
     if (c.state === SYN_SENT && c.params.ecn === 'on') flags |= ECE | CWR;
     if (c.state === SYN_RECEIVED && c.ecnOk) flags |= ECE;
     const again = seqLt(c.iss, c.sndMax);
+    c.ackNow = false;
     transmit(core, now, c, c.iss, flags, 0, 0, again);
     c.sndNxt = seqAdd(c.iss, 1);
     if (!again) {
