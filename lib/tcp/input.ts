@@ -576,17 +576,23 @@ function ackArrives(
   const acked = seqDiff(ack, c.sndUna);
   const window = h.window * 2 ** c.sndWscale;
   let windowChanged = false;
+  let reopened = false;
   if (seqLt(c.sndWl1, seq) || (c.sndWl1 === seq && seqLeq(c.sndWl2, ack))) {
     windowChanged = window !== c.sndWnd;
     if (c.sndWnd === 0 && window > 0) {
+      // The window reopened: persist ends, and a probe byte the peer did not take is sent
+      // again with what follows it.
       c.persistAt = NO_TIMER;
       c.persistBackoff = 0;
+      reopened = c.retransmitAt === NO_TIMER;
     }
     c.sndWnd = window;
     c.sndWl1 = seq;
     c.sndWl2 = ack;
     if (window > c.maxSndWnd) c.maxSndWnd = window;
   }
+
+  if (reopened && seqGt(c.sndNxt, c.sndUna) && acked <= 0) c.sndNxt = c.sndUna;
 
   if (acked <= 0) {
     // RFC 5681 2 (DUPLICATE ACKNOWLEDGMENT): no data, no SYN/FIN, same ACK and window, and

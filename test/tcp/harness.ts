@@ -189,12 +189,16 @@ export class Harness {
       sackPermitted: true,
       ts: [100, 0],
     },
+    rtt = 0,
   ): { conn: TcpConnection; listener: TcpListener; iss: number } {
     const listener = this.listen();
     this.inject({ flags: SYN, seq: PEER_ISS, window: 65535, ...synOptions });
     const [synAck] = this.take();
     if (!synAck || synAck.flags !== (SYN | ACK)) throw new Error('no SYN-ACK');
-    const ackTs: [number, number] | undefined = synOptions.ts ? [101, synAck.tsVal] : undefined;
+    const ackTs: [number, number] | undefined = synOptions.ts
+      ? [synOptions.ts[0] + 1, synAck.tsVal]
+      : undefined;
+    this.advance(rtt);
     this.inject({
       flags: ACK,
       seq: PEER_ISS + 1,
