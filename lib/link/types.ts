@@ -12,6 +12,11 @@
  * holds the capacity on return). The caller writes each frame at `memory[offset ...]`, sets
  * its length in the descriptor, and `txSubmit(k)` sends the first `k` as one burst. Reserved
  * buffers past `k` go back to the link. Each offset already leaves `headroom` bytes before it.
+ *
+ * A submitted frame is sent only if it is at least 14 bytes (an Ethernet header), at most
+ * `mtu + 18` (header plus one 802.1Q tag), and lies inside its buffer (the offset may move back
+ * into the headroom); any other is not sent and is counted in `stats().drops`. `txSubmit`
+ * returns how many were sent.
  */
 export interface Link {
   readonly name: string;
