@@ -115,6 +115,8 @@ export interface CoreOptions {
   secret: Uint8Array;
   params?: Partial<TcpParams>;
   congestionControl?: CongestionControl;
+  /** Replaces the RFC 6528 ISN, for tests that must start near 2^32 to cross wraparound. */
+  initialSequenceNumber?: (now: number, conn: TcpConnection) => number;
 }
 
 export interface ConnectRequest extends ConnectionOptions {
@@ -181,6 +183,7 @@ export class TcpCore implements CoreContext {
   readonly host: TcpHost;
   readonly secret: Uint8Array;
   readonly congestionControl: CongestionControl;
+  private readonly isnOverride: ((now: number, conn: TcpConnection) => number) | undefined;
 
   private readonly buckets = new Map<number, TcpConnection>();
   private readonly listeners = new Map<number, TcpListener[]>();
@@ -198,6 +201,7 @@ export class TcpCore implements CoreContext {
     this.secret = options.secret;
     this.params = resolveParams(options.params);
     this.congestionControl = options.congestionControl ?? newReno;
+    this.isnOverride = options.initialSequenceNumber;
     this.ephemeral = new EphemeralPorts(
       this.secret,
       this.params.ephemeralFirst,
@@ -645,15 +649,17 @@ export class TcpCore implements CoreContext {
   }
 
   private initialise(now: number, conn: TcpConnection): void {
-    const iss = initialSequenceNumber(
-      this.secret,
-      now,
-      conn.params.isnClockPeriod,
-      conn.localAddress,
-      conn.localPort,
-      conn.remoteAddress,
-      conn.remotePort,
-    );
+    const iss = this.isnOverride
+      ? this.isnOverride(now, conn) >>> 0
+      : initialSequenceNumber(
+          this.secret,
+          now,
+          conn.params.isnClockPeriod,
+          conn.localAddress,
+          conn.localPort,
+          conn.remoteAddress,
+          conn.remotePort,
+        );
     conn.iss = iss;
     conn.sndUna = iss;
     conn.sndNxt = iss;
