@@ -380,6 +380,23 @@ export class TcpCore implements CoreContext {
   }
 
   /**
+   * Zero-copy send: the caller wrote `count` bytes in place at
+   * `conn.sendBuffer.data[conn.sendBuffer.tail ..]` (at most `contiguousFree`). Returns the
+   * count taken.
+   */
+  sendCommit(now: number, conn: TcpConnection, count: number): number {
+    if (conn.error !== null) throw new TcpError(conn.error, 'send');
+    if (conn.finQueued || conn.userClosed) throw new TcpError('EPIPE', 'send');
+    if (conn.released || conn.state === CLOSED) throw new TcpError('ENOTCONN', 'send');
+    const taken = conn.sendBuffer.commit(count);
+    if (taken > 0 && conn.state !== SYN_SENT && conn.state !== SYN_RECEIVED) {
+      output(this, now, conn);
+      updateDeadline(this, conn);
+    }
+    return taken;
+  }
+
+  /**
    * Copies received bytes into `dst`. Returns the count, 0 at end of stream, or -1 when
    * nothing is there yet. `peek` leaves the bytes in place (MSG_PEEK).
    */
@@ -405,7 +422,8 @@ export class TcpCore implements CoreContext {
     return n;
   }
 
-  /** Bytes consumed without copying (the caller read them through `conn.receiveBuffer`). */
+  /** Zero-copy receive: the caller read `count` bytes in place from
+   *  `conn.receiveBuffer.data[conn.receiveBuffer.head ..]` (see `contiguousReadable`). */
   consume(now: number, conn: TcpConnection, count: number): void {
     const before = this.windowToAdvertise(conn);
     conn.receiveBuffer.consume(Math.min(count, conn.receiveBuffer.length));
