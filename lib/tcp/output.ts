@@ -291,11 +291,22 @@ export function output(core: CoreContext, now: number, c: TcpConnection, forceOn
 
   if (c.ackNow) sendAck(core, now, c);
 
+  if (c.sndWnd === 0 && !forceOne && c.sendBuffer.length > 0) {
+    // A zero window with data to deliver: everything goes back to SND.UNA and the persist
+    // timer probes until the window opens (RFC 9293 3.8.6.1; BSD tcp_output).
+    c.sndNxt = c.sndUna;
+    c.retransmitAt = NO_TIMER;
+    c.backoff = 0;
+    if (c.persistAt === NO_TIMER) startPersist(c, now);
+    return;
+  }
+
   // Anything outstanding needs a timer to recover it (RFC 6298 5.1).
   if (seqGt(c.sndMax, c.sndUna) && c.persistAt === NO_TIMER) armRetransmit(c, now);
 
-  // Data waits with nothing in flight and no timer to get it out: the window is closed or
-  // too small to use. The persist timer probes it (RFC 9293 3.8.6.1; BSD tcp_setpersist).
+  // Data waits with nothing in flight and no timer to get it out: the usable window is too
+  // small for the silly-window rules. The persist timer sends it anyway later (the override
+  // timeout of RFC 9293 3.8.6.2.1; BSD tcp_setpersist).
   const waiting = c.sendBuffer.length - Math.max(0, seqDiff(c.sndNxt, c.sndBufSeq)) > 0;
   if (waiting && c.sndNxt === c.sndUna && c.retransmitAt === NO_TIMER && c.persistAt === NO_TIMER) {
     startPersist(c, now);
