@@ -216,6 +216,19 @@ export class ReceiveBuffer {
     if (this.length === 0 && this.rangeCount === 0) this.head = 0;
   }
 
+  /** Grows the ring to `capacity`, keeping readable and out-of-order bytes in place. */
+  resize(capacity: number): void {
+    if (capacity <= this.data.length) return;
+    const next = new Uint8Array(capacity);
+    const old = this.data;
+    const span = old.length;
+    // Everything from head to the end of the old ring, unwrapped, lands at the front.
+    next.set(old.subarray(this.head), 0);
+    next.set(old.subarray(0, this.head), span - this.head);
+    this.data = next;
+    this.head = 0;
+  }
+
   /** Forget the out-of-order data (connection reset, or memory reclaimed). */
   clearRanges(): void {
     this.rangeCount = 0;

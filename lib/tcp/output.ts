@@ -30,10 +30,15 @@ export function timestampNow(c: TcpConnection, now: number): number {
   return (Math.floor(now / c.params.timestampTick) + c.tsOffset) >>> 0;
 }
 
-/** The retransmission timeout with backoff applied, within the bounds (RFC 6298 5.5). */
+/**
+ * The retransmission timeout with backoff applied, within the bounds (RFC 6298 5.5). The slop
+ * (FreeBSD) applies once an estimate exists or the timer has backed off.
+ */
 export function currentRto(c: TcpConnection): number {
-  const backedOff = c.rto * 2 ** Math.min(c.backoff, 30);
-  return Math.min(Math.max(backedOff, c.params.rtoMin), c.params.rtoMax);
+  const p = c.params;
+  let value = c.rto * 2 ** Math.min(c.backoff, 30);
+  if (c.srtt > 0 || c.backoff > 0) value += p.rtoSlop;
+  return Math.min(Math.max(value, p.rtoMin), p.rtoMax);
 }
 
 /**
@@ -64,7 +69,7 @@ function fillOptions(c: TcpConnection, h: TcpHeader, now: number, syn: boolean):
     o.push(OPT_MSS);
     // On a SYN-ACK an option is offered only if the SYN offered it (RFC 7323 2.2, 3.2;
     // RFC 2018 2). The order mirrors FreeBSD: mss, nop, wscale, sackOK, TS.
-    const passive = c.state === SYN_RECEIVED && c.listener !== null;
+    const passive = c.state === SYN_RECEIVED;
     const offerScale = passive ? c.wscaleOk : p.windowScaling;
     if (offerScale) {
       o.windowScale = c.requestedWscale;
@@ -347,6 +352,11 @@ export function sendChallengeAck(core: CoreContext, now: number, c: TcpConnectio
   }
   c.challengeCount++;
   core.counters.challengeAcksSent++;
+  if (c.state === SYN_RECEIVED) {
+    // FreeBSD answers from the SYN cache with a bare ACK, not the SYN-ACK.
+    transmit(core, now, c, c.sndMax, ACK, 0, 0, false);
+    return;
+  }
   sendAck(core, now, c);
 }
 
