@@ -89,3 +89,17 @@ describe('packetdrill runner', () => {
     expect(run(['+0 close(7) = 0'])).toMatchObject({ status: 'FAIL', line: 2, actual: '-1 EBADF' });
   });
 });
+
+describe('packetdrill runner: SO_LINGER', () => {
+  it('aborts with a RST on close when the linger time is zero', () => {
+    const r = run([
+      ...LISTEN,
+      ...HANDSHAKE,
+      '+0 accept(3, ..., ...) = 4',
+      '+0 setsockopt(4, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=0}, 8) = 0',
+      '+0 close(4) = 0',
+      '+0 > R. 1:1(0) ack 1',
+    ]);
+    expect(r).toEqual({ status: 'PASS' });
+  });
+});

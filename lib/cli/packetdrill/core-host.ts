@@ -51,6 +51,8 @@ interface SocketRecord {
   options: ConnectionOptions & Partial<TcpParams>;
   /** SO_ERROR already reported for conn.error. */
   errorReported: boolean;
+  /** SO_LINGER time in seconds, -1 when off: 0 makes close() abort with a RST. */
+  linger: number;
   closed: boolean;
 }
 
@@ -209,7 +211,7 @@ class CoreHost implements TcpHost {
   }
 
   socket(): HostSocket {
-    this.sockets.push({ options: {}, errorReported: false, closed: false });
+    this.sockets.push({ options: {}, errorReported: false, linger: -1, closed: false });
     return this.sockets.length - 1;
   }
 
@@ -269,7 +271,7 @@ class CoreHost implements TcpHost {
     if (!r.listener) return ERR('EINVAL');
     const conn = this.core.accept(r.listener);
     if (conn === null) return ERR('EAGAIN');
-    this.sockets.push({ conn, options: {}, errorReported: false, closed: false });
+    this.sockets.push({ conn, options: {}, errorReported: false, linger: -1, closed: false });
     return OK(this.sockets.length - 1);
   }
 
@@ -311,7 +313,9 @@ class CoreHost implements TcpHost {
     r.closed = true;
     try {
       if (r.listener) this.core.closeListener(this.now, r.listener);
-      if (r.conn) this.core.close(this.now, r.conn);
+      // SO_LINGER with a zero time: close(2) aborts (RFC 9293 3.10.5 ABORT).
+      if (r.conn && r.linger === 0) this.core.abort(this.now, r.conn);
+      else if (r.conn) this.core.close(this.now, r.conn);
       return OK(0);
     } catch (e) {
       return failure(e);
@@ -356,6 +360,11 @@ class CoreHost implements TcpHost {
     const r = this.record(s);
     const o: ConnectionOptions & Partial<TcpParams> = {};
     switch (name) {
+      case 'SO_LINGER':
+        // Limitation: a non-zero linger time closes as without it (close never blocks here);
+        // fixing it needs close() to wait for the FIN to be acknowledged.
+        r.linger = value;
+        return OK(0);
       case 'SO_REUSEADDR':
       case 'SO_REUSEPORT':
         // Every run binds on a fresh core, so address reuse changes nothing.

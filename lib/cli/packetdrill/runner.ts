@@ -687,7 +687,7 @@ class Run {
             ? valueExpr.items[0].value
             : valueExpr?.kind === 'int'
               ? valueExpr.value
-              : undefined;
+              : lingerSeconds(valueExpr);
         if (value === undefined) throw new Failure(event.line, `unsupported value for ${name}`);
         this.expectResult(event, host.setOption(d.socket, name, value));
         return;
@@ -811,6 +811,19 @@ class Run {
     }
     throw new Failure(event.line, `unsupported expected result ${exprText(expected)}`);
   }
+}
+
+/** `{l_onoff=1, l_linger=0}` as the linger time in seconds, -1 when lingering is off. */
+function lingerSeconds(e: Expr | undefined): number | undefined {
+  if (e?.kind !== 'struct') return undefined;
+  const field = (name: string): number | undefined => {
+    const f = e.fields.find((x) => x.name === name);
+    return f?.value.kind === 'int' ? f.value.value : undefined;
+  };
+  const onoff = field('l_onoff');
+  const linger = field('l_linger');
+  if (onoff === undefined || linger === undefined) return undefined;
+  return onoff === 0 ? -1 : linger;
 }
 
 function sameErrno(a: string | undefined, b: string | undefined): boolean {
