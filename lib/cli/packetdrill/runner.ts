@@ -69,6 +69,8 @@ const SCRIPT_PORT = 8080;
 const REMOTE_CLIENT_PORT = 51000;
 /** How far a `*` event or a blocking call may wait, in virtual time. */
 const HORIZON = 20 * 60 * 1_000_000;
+/** Runs of a timer that stays due before the runner gives up on the core. */
+const STALL_LIMIT = 1_000;
 
 // FreeBSD <fcntl.h>.
 const O_RDWR = 0x0002;
@@ -157,6 +159,9 @@ class Run {
   private activeTuple: { localPort: number; remotePort: number } | undefined;
   /** The script's return time of the system call being run. */
   private callEnd: number | undefined;
+  /** The line being run, and how many times in a row a timer failed to move. */
+  private currentLine = 0;
+  private stalls = 0;
 
   constructor(
     private readonly script: Script,
@@ -187,6 +192,7 @@ class Run {
           throw new Failure(event.line, `the core rejected the parameters: ${String(e)}`);
         }
       }
+      this.currentLine = event.line;
       try {
         this.step(this.host, event);
       } catch (e) {
@@ -269,17 +275,32 @@ class Run {
 
   /** Move the clock to `time`, one timer at a time so a blocked call returns when it should. */
   private advance(host: TcpHost, time: number): void {
-    for (;;) {
-      const due = host.nextDeadline();
-      if (due === undefined || due > time || due < host.now) break;
-      host.advanceTo(due);
-      this.collect(host);
-      this.retryPending(host);
-      if (host.nextDeadline() === due) break;
-    }
+    while (this.fireNext(host, time));
     if (time > host.now) host.advanceTo(time);
     this.collect(host);
     this.retryPending(host);
+  }
+
+  /**
+   * Runs the host's next timer if it is due by `limit`; false when there is none. A timer that
+   * stays due after it ran would stall the clock: that is reported as a failure of the core.
+   */
+  private fireNext(host: TcpHost, limit: number): boolean {
+    const due = host.nextDeadline();
+    if (due === undefined || due > limit) return false;
+    const at = Math.max(due, host.now);
+    host.advanceTo(at);
+    this.collect(host);
+    this.retryPending(host);
+    if (host.nextDeadline() === due && due <= at) {
+      if (++this.stalls > STALL_LIMIT) {
+        throw new Failure(
+          this.currentLine,
+          `the core's timer at ${formatSeconds(due)} keeps firing`,
+        );
+      }
+    } else this.stalls = 0;
+    return true;
   }
 
   private collect(host: TcpHost): void {
@@ -287,11 +308,7 @@ class Run {
   }
 
   private waitForPending(host: TcpHost, limit: number): void {
-    while (this.pending) {
-      const due = host.nextDeadline();
-      if (due === undefined || due > limit) return;
-      this.advance(host, Math.max(due, host.now));
-    }
+    while (this.pending && this.fireNext(host, limit));
   }
 
   // ---- segments ----
@@ -303,11 +320,7 @@ class Run {
     const latest = end === undefined ? host.now + HORIZON : end + this.tolerance;
 
     this.collect(host);
-    while (this.output.length === 0) {
-      const due = host.nextDeadline();
-      if (due === undefined || due > latest) break;
-      this.advance(host, Math.max(due, host.now));
-    }
+    while (this.output.length === 0 && this.fireNext(host, latest));
     if (this.output.length === 0 && latest < Number.MAX_SAFE_INTEGER && latest > host.now) {
       this.advance(host, latest);
     }
