@@ -77,7 +77,7 @@ describe('packetdrill runner', () => {
     expect(r.actual).toMatch(/^0 /);
   });
 
-  it('evaluates tcp_info state assertions against the latest descriptor', () => {
+  it('evaluates tcp_info state assertions against the socket under test', () => {
     const ok = run([...LISTEN, '+0 %{ assert tcpi_state == TCPI_LISTEN }%']);
     expect(ok).toEqual({ status: 'PASS' });
     const bad = run([...LISTEN, '+0 %{ assert tcpi_state == TCPI_ESTABLISHED }%']);

@@ -154,8 +154,9 @@ class Run {
   /** Timestamp values: the first script/actual pair and every exact pair seen. */
   private tsBase: { script: number; actual: number } | undefined;
   private readonly tsValues = new Map<number, number>();
-  /** The descriptor of the latest system call, for tcp_info. */
-  private lastFd: number | undefined;
+  /** packetdrill's socket under test, whose tcp_info Python blocks read: the descriptor
+   *  of the latest socket() or accept(). */
+  private socketUnderTest: HostSocket | undefined;
   private activeTuple: { localPort: number; remotePort: number } | undefined;
   /** The script's return time of the system call being run. */
   private callEnd: number | undefined;
@@ -262,8 +263,8 @@ class Run {
         this.shell(host, event.command, event.line);
         break;
       case 'python': {
-        const fd = this.lastFd === undefined ? undefined : this.fds.get(this.lastFd);
-        const info = fd === undefined ? undefined : host.info(fd.socket);
+        const s = this.socketUnderTest;
+        const info = s === undefined ? undefined : host.info(s);
         const problem = checkPython(event.code, info);
         if (problem !== undefined) throw new Failure(event.line, problem);
         break;
@@ -570,7 +571,6 @@ class Run {
   private syscall(host: TcpHost, event: SyscallEvent): void {
     const fdArg = event.args[0];
     const fdNumber = fdArg?.kind === 'int' ? fdArg.value : undefined;
-    if (event.name !== 'socket' && fdNumber !== undefined) this.lastFd = fdNumber;
     const fd = fdNumber === undefined ? undefined : this.fds.get(fdNumber);
     const needFd = (): Descriptor => {
       if (fd === undefined) {
@@ -588,8 +588,9 @@ class Run {
         }
         let n = 3;
         while (this.fds.has(n)) n++;
-        this.fds.set(n, { socket: host.socket(), nonblocking: false });
-        this.lastFd = n;
+        const socket = host.socket();
+        this.fds.set(n, { socket, nonblocking: false });
+        this.socketUnderTest = socket;
         this.expectResult(event, { ok: true, value: n });
         return;
       }
@@ -639,6 +640,7 @@ class Run {
             let n = 3;
             while (this.fds.has(n)) n++;
             this.fds.set(n, { socket: r.value, nonblocking: false });
+            this.socketUnderTest = r.value;
             return { ok: true, value: n };
           }
           return r;
