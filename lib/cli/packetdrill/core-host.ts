@@ -22,7 +22,7 @@ import {
   type TcpEventKind,
 } from '../../tcp/core.js';
 import { TcpError } from '../../tcp/errors.js';
-import { type TcpParams } from '../../tcp/params.js';
+import { type TcpParams, resolveParams } from '../../tcp/params.js';
 import { ESTABLISHED, stateName } from '../../tcp/states.js';
 import {
   type CallResult,
@@ -198,8 +198,10 @@ class CoreHost implements TcpHost {
     );
   }
 
+  /** A sysctl mid-run changes the core's parameters, which connections share unless a
+   *  socket option gave them their own (as FreeBSD sysctls reach existing connections). */
   setParams(params: Partial<TcpParams>): void {
-    Object.assign(this.core.params, params);
+    Object.assign(this.core.params, resolveParams({ ...this.core.params, ...params }));
   }
 
   // ---- sockets ----
