@@ -9,8 +9,8 @@
 // (`--tolerance_usecs`, 4 ms by default) of its time; it is matched on flags, sequence and
 // acknowledgment numbers, window, urgent pointer, options in order with their values
 // (timestamp values excepted, as in packetdrill) and payload length. A system call that would
-// block on a blocking socket waits in virtual time while the script goes on, and its result is
-// checked when it returns.
+// block on a blocking socket waits in virtual time: written `a...b`, in the background while
+// the script goes on, and it must return at b; otherwise the script waits for it.
 
 import { type TcpParams } from '../../tcp/params.js';
 import {
@@ -34,7 +34,6 @@ import { type Profile, applySysctl } from './profile.js';
 import { checkPython } from './python.js';
 import {
   type EventTime,
-  type Expr,
   type PacketEvent,
   type Script,
   type ScriptEvent,
@@ -43,6 +42,16 @@ import {
   type TcpSpec,
 } from './script.js';
 import { shellAction } from './shell.js';
+import { icmpCodes } from './icmp.js';
+import {
+  LineError,
+  exprText,
+  intArg,
+  lingerSeconds,
+  orSymbols,
+  sameErrno,
+  symbolName,
+} from './values.js';
 import { describeSkip, skipFromScript, skipFromText } from './skip.js';
 
 export interface RunResult {
@@ -198,6 +207,7 @@ class Run {
         this.step(this.host, event);
       } catch (e) {
         if (e instanceof Failure) throw e;
+        if (e instanceof LineError) throw new Failure(e.line, e.message);
         // The core threw where it should have answered: a failure of the script, not of the run.
         throw new Failure(
           event.line,
@@ -828,105 +838,5 @@ class Run {
   }
 }
 
-/** `{l_onoff=1, l_linger=0}` as the linger time in seconds, -1 when lingering is off. */
-function lingerSeconds(e: Expr | undefined): number | undefined {
-  if (e?.kind !== 'struct') return undefined;
-  const field = (name: string): number | undefined => {
-    const f = e.fields.find((x) => x.name === name);
-    return f?.value.kind === 'int' ? f.value.value : undefined;
-  };
-  const onoff = field('l_onoff');
-  const linger = field('l_linger');
-  if (onoff === undefined || linger === undefined) return undefined;
-  return onoff === 0 ? -1 : linger;
-}
-
-function sameErrno(a: string | undefined, b: string | undefined): boolean {
-  const norm = (e: string | undefined): string | undefined => (e === 'EWOULDBLOCK' ? 'EAGAIN' : e);
-  return norm(a) === norm(b);
-}
-
-function symbolName(e: Expr | undefined): string | undefined {
-  return e?.kind === 'symbol' ? e.name : undefined;
-}
-
-function orSymbols(e: Expr | undefined): string[] {
-  if (e === undefined) return [];
-  if (e.kind === 'symbol') return [e.name];
-  if (e.kind === 'or') return e.terms.flatMap(orSymbols);
-  return [];
-}
-
-function intArg(event: SyscallEvent, index: number): number {
-  const e = event.args[index];
-  if (e?.kind !== 'int') throw new Failure(event.line, `argument ${index + 1} must be a number`);
-  return e.value;
-}
-
-function exprText(e: Expr): string {
-  switch (e.kind) {
-    case 'int':
-      return String(e.value);
-    case 'ellipsis':
-      return '...';
-    case 'symbol':
-      return e.name;
-    case 'string':
-      return JSON.stringify(e.value);
-    case 'or':
-      return e.terms.map(exprText).join(' | ');
-    case 'list':
-      return `[${e.items.map(exprText).join(', ')}]`;
-    case 'struct':
-      return `{${e.fields.map((f) => (f.name ? `${f.name}=` : '') + exprText(f.value)).join(', ')}}`;
-  }
-}
-
 /** sockstat's state names to the RFC names the host reports. */
 const SOCKSTAT_STATES: Record<string, string> = { SYN_RCVD: 'SYN_RECEIVED' };
-
-const UNREACHABLE_CODES: Record<string, number> = {
-  net_unreachable: 0,
-  host_unreachable: 1,
-  protocol_unreachable: 2,
-  port_unreachable: 3,
-  frag_needed: 4,
-  source_route_failed: 5,
-  net_unknown: 6,
-  host_unknown: 7,
-  source_host_isolated: 8,
-  net_prohibited: 9,
-  host_prohibited: 10,
-  net_unreachable_for_tos: 11,
-  host_unreachable_for_tos: 12,
-  packet_filtered: 13,
-  precedence_violation: 14,
-  precedence_cutoff: 15,
-};
-
-/** ICMPv4 type and code for packetdrill's names (RFC 792, RFC 1812 5.2.7.1). */
-function icmpCodes(
-  type: string,
-  code: string | undefined,
-): { type: number; code: number } | undefined {
-  switch (type) {
-    case 'unreachable': {
-      const c = code === undefined ? undefined : UNREACHABLE_CODES[code];
-      return c === undefined ? undefined : { type: 3, code: c };
-    }
-    case 'source_quench':
-      return { type: 4, code: 0 };
-    case 'redirect':
-      return { type: 5, code: 0 };
-    case 'time_exceeded':
-      if (code === 'ttl_exceeded_in_transit' || code === undefined) return { type: 11, code: 0 };
-      if (code === 'frag_reass_exceeded') return { type: 11, code: 1 };
-      return undefined;
-    case 'parameter_problem': {
-      const m = /^code_(\d+)$/.exec(code ?? 'code_0');
-      return m ? { type: 12, code: Number(m[1]) } : undefined;
-    }
-    default:
-      return undefined;
-  }
-}

@@ -1,0 +1,67 @@
+// Reading the argument and result expressions of system call lines.
+
+import { type Expr, type SyscallEvent } from './script.js';
+
+/** A line the script got wrong in a way the runner reports at that line. */
+export class LineError extends Error {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `{l_onoff=1, l_linger=0}` as the linger time in seconds, -1 when lingering is off. */
+export function lingerSeconds(e: Expr | undefined): number | undefined {
+  if (e?.kind !== 'struct') return undefined;
+  const field = (name: string): number | undefined => {
+    const f = e.fields.find((x) => x.name === name);
+    return f?.value.kind === 'int' ? f.value.value : undefined;
+  };
+  const onoff = field('l_onoff');
+  const linger = field('l_linger');
+  if (onoff === undefined || linger === undefined) return undefined;
+  return onoff === 0 ? -1 : linger;
+}
+
+export function sameErrno(a: string | undefined, b: string | undefined): boolean {
+  const norm = (e: string | undefined): string | undefined => (e === 'EWOULDBLOCK' ? 'EAGAIN' : e);
+  return norm(a) === norm(b);
+}
+
+export function symbolName(e: Expr | undefined): string | undefined {
+  return e?.kind === 'symbol' ? e.name : undefined;
+}
+
+export function orSymbols(e: Expr | undefined): string[] {
+  if (e === undefined) return [];
+  if (e.kind === 'symbol') return [e.name];
+  if (e.kind === 'or') return e.terms.flatMap(orSymbols);
+  return [];
+}
+
+export function intArg(event: SyscallEvent, index: number): number {
+  const e = event.args[index];
+  if (e?.kind !== 'int') throw new LineError(event.line, `argument ${index + 1} must be a number`);
+  return e.value;
+}
+
+export function exprText(e: Expr): string {
+  switch (e.kind) {
+    case 'int':
+      return String(e.value);
+    case 'ellipsis':
+      return '...';
+    case 'symbol':
+      return e.name;
+    case 'string':
+      return JSON.stringify(e.value);
+    case 'or':
+      return e.terms.map(exprText).join(' | ');
+    case 'list':
+      return `[${e.items.map(exprText).join(', ')}]`;
+    case 'struct':
+      return `{${e.fields.map((f) => (f.name ? `${f.name}=` : '') + exprText(f.value)).join(', ')}}`;
+  }
+}
