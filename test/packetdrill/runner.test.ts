@@ -103,3 +103,35 @@ describe('packetdrill runner: SO_LINGER', () => {
     expect(r).toEqual({ status: 'PASS' });
   });
 });
+
+describe('packetdrill runner: data calls', () => {
+  const ACCEPTED = [...LISTEN, ...HANDSHAKE, '+0 accept(3, ..., ...) = 4'];
+
+  it('reads with recvfrom, readv and FIONREAD, and MSG_DONTWAIT does not block', () => {
+    const r = run([
+      ...ACCEPTED,
+      '+0 recv(4, ..., 10, MSG_DONTWAIT) = -1 EAGAIN (Resource temporarily unavailable)',
+      '+0 < P. 1:31(30) ack 1 win 32768',
+      '+0 ioctl(4, FIONREAD, [30]) = 0',
+      '+0 recvfrom(4, ..., 10, 0, ..., ...) = 10',
+      '+0 readv(4, [{..., 5}, {iov_base=..., iov_len=5}], 2) = 10',
+      '+0 ioctl(4, FIONREAD, [10]) = 0',
+      '+0 read(4, ..., 100) = 10',
+    ]);
+    expect(r).toEqual({ status: 'PASS' });
+  });
+
+  it('writes with sendto and writev', () => {
+    const r = run([
+      ...ACCEPTED,
+      '+0 setsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0',
+      '+0 writev(4, [{..., 10}, {..., 20}], 2) = 30',
+      '+0 > P. 1:31(30) ack 1 win 65535',
+      '+0 < . 1:1(0) ack 31 win 32768',
+      '+0 sendto(4, ..., 5, 0, ..., ...) = 5',
+      '+0 > P. 31:36(5) ack 1 win 65535',
+      '+0 ioctl(4, FIONREAD, [1]) = 0',
+    ]);
+    expect(r).toMatchObject({ status: 'FAIL', line: 16, expected: '1', actual: '0' });
+  });
+});

@@ -299,6 +299,10 @@ class CoreHost implements TcpHost {
     }
   }
 
+  readable(s: HostSocket): number {
+    return this.record(s).conn?.receiveBuffer.length ?? 0;
+  }
+
   shutdown(s: HostSocket, how: 'read' | 'write' | 'both'): CallResult {
     const conn = this.record(s).conn;
     if (conn === undefined) return ERR('ENOTCONN');

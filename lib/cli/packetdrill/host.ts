@@ -84,6 +84,8 @@ export interface TcpHost {
   send(s: HostSocket, length: number): CallResult;
   /** Bytes read (0 at end of stream), or EAGAIN when nothing is there yet. */
   recv(s: HostSocket, length: number, peek: boolean): CallResult;
+  /** Bytes ready to read (FIONREAD). */
+  readable(s: HostSocket): number;
   shutdown(s: HostSocket, how: 'read' | 'write' | 'both'): CallResult;
   close(s: HostSocket): CallResult;
   /** SO_ERROR: the pending error (errno name) or undefined; reading it clears it. */

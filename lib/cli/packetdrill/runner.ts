@@ -47,6 +47,7 @@ import {
   LineError,
   exprText,
   intArg,
+  iovecLength,
   lingerSeconds,
   orSymbols,
   sameErrno,
@@ -659,26 +660,59 @@ class Run {
         return;
       }
       case 'recv':
-      case 'read': {
+      case 'recvfrom':
+      case 'read':
+      case 'readv': {
         const d = needFd();
-        const length = intArg(event, 2);
-        const peek = event.name === 'recv' && orSymbols(event.args[3]).includes('MSG_PEEK');
+        const vector = event.name === 'readv';
+        const length = vector ? iovecLength(event, 1) : intArg(event, 2);
+        const flags = event.name.startsWith('recv') ? orSymbols(event.args[3]) : [];
+        const peek = flags.includes('MSG_PEEK');
+        const wait = !d.nonblocking && !flags.includes('MSG_DONTWAIT');
         this.callOrBlock(host, event, fdNumber as number, () => {
           const r = host.recv(d.socket, length, peek);
-          if (!r.ok && r.errno === 'EAGAIN' && !d.nonblocking) return undefined;
+          if (!r.ok && r.errno === 'EAGAIN' && wait) return undefined;
           return r;
         });
         return;
       }
       case 'send':
-      case 'write': {
+      case 'sendto':
+      case 'write':
+      case 'writev': {
         const d = needFd();
-        const length = intArg(event, 2);
+        const length = event.name === 'writev' ? iovecLength(event, 1) : intArg(event, 2);
+        const flags = event.name.startsWith('send') ? orSymbols(event.args[3]) : [];
+        const wait = !d.nonblocking && !flags.includes('MSG_DONTWAIT');
+        // A blocking send returns once everything is queued (or an error ends it).
+        let queued = 0;
         this.callOrBlock(host, event, fdNumber as number, () => {
-          const r = host.send(d.socket, length);
-          if (!r.ok && r.errno === 'EAGAIN' && !d.nonblocking) return undefined;
-          return r;
+          const r = host.send(d.socket, length - queued);
+          if (r.ok) queued += r.value;
+          if (!wait) return queued > 0 || r.ok ? { ok: true, value: queued } : r;
+          if (!r.ok && r.errno !== 'EAGAIN') return queued > 0 ? { ok: true, value: queued } : r;
+          return queued < length ? undefined : { ok: true, value: queued };
         });
+        return;
+      }
+      case 'ioctl': {
+        const d = needFd();
+        if (symbolName(event.args[1]) !== 'FIONREAD') {
+          throw new Failure(event.line, `unsupported ioctl ${exprText(event.args[1])}`);
+        }
+        const want = event.args[2];
+        const readable = host.readable(d.socket);
+        if (want?.kind === 'list' && want.items[0]?.kind === 'int') {
+          if (want.items[0].value !== readable) {
+            throw new Failure(
+              event.line,
+              'FIONREAD differs',
+              String(want.items[0].value),
+              String(readable),
+            );
+          }
+        }
+        this.expectResult(event, { ok: true, value: 0 });
         return;
       }
       case 'shutdown': {

@@ -65,3 +65,19 @@ export function exprText(e: Expr): string {
       return `{${e.fields.map((f) => (f.name ? `${f.name}=` : '') + exprText(f.value)).join(', ')}}`;
   }
 }
+
+/** Total length of an iovec list `[{..., 10}, {iov_base=..., iov_len=20}]`. */
+export function iovecLength(event: SyscallEvent, index: number): number {
+  const e = event.args[index];
+  if (e?.kind !== 'list') throw new LineError(event.line, `argument ${index + 1} must be an iovec`);
+  let total = 0;
+  for (const item of e.items) {
+    const fields = item.kind === 'struct' ? item.fields : [];
+    const length = fields.find((f) => f.name === 'iov_len') ?? fields.at(-1);
+    if (length?.value.kind !== 'int') {
+      throw new LineError(event.line, 'an iovec needs its length');
+    }
+    total += length.value.value;
+  }
+  return total;
+}
