@@ -1,0 +1,870 @@
+/**
+ * The host: ties one link to ARP, IPv4, ICMP and the transports above them. Frames are taken
+ * from the link in bursts; every frame of a burst is handled, then the transports finish the
+ * burst (coalesced ACKs) and the frames to send leave in one `txSubmit`. Nothing here keeps a
+ * timer per connection: one clock timer wakes the stack at its earliest deadline.
+ */
+import { RX_FLAG_CHECKSUM_VERIFIED, DESCRIPTOR_WORDS, type Link } from '../link/types.js';
+import type { Clock, ClockTimer } from '../link/clock.js';
+import { checksum } from '../wire/checksum.js';
+import { formatIPv4, formatMac, parseIPv4, prefixMask, readIPv4 } from './address.js';
+import { ArpCache, type ArpOptions } from './arp-cache.js';
+import { StackCounters, debug } from './counters.js';
+import {
+  ARP_PACKET,
+  ARP_REPLY,
+  ARP_REQUEST,
+  BROADCAST_MAC,
+  ETHERNET_HEADER,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  ICMP_CODE_FRAGMENTATION_NEEDED,
+  ICMP_CODE_PORT_UNREACHABLE,
+  ICMP_CODE_PROTOCOL_UNREACHABLE,
+  ICMP_DEST_UNREACHABLE,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMP_HEADER,
+  ICMP_TIME_EXCEEDED,
+  IP_MF,
+  IP_OFFSET_MASK,
+  IPV4_HEADER,
+  PROTOCOL_ICMP,
+  PROTOCOL_UDP,
+  readUint16,
+  writeArp,
+  writeEthernet,
+  writeIPv4Header,
+  writeUint16,
+} from './headers.js';
+import { Reassembler, type ReassemblyOptions } from './reassembly.js';
+import { TxBatch } from './tx-batch.js';
+
+/** A protocol above IPv4 (TCP): the stack hands it datagrams and ICMP errors about it. */
+export interface Transport {
+  readonly protocol: number;
+  /** One datagram addressed to us; the payload is valid only during the call. */
+  input(
+    source: number,
+    destination: number,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+    checksumVerified: boolean,
+    now: number,
+  ): void;
+  /**
+   * An ICMP error quoting one of our datagrams (RFC 792, RFC 5927): `quoted` holds the quoted
+   * transport header bytes (at least 8). `mtu` is the next-hop MTU of fragmentation-needed.
+   */
+  icmpError(
+    type: number,
+    code: number,
+    mtu: number,
+    source: number,
+    destination: number,
+    quoted: Uint8Array,
+    now: number,
+  ): void;
+  /** Told when ARP gave up on `address`: connections to it fail with EHOSTUNREACH. */
+  unreachable(address: number, now: number): void;
+  /** The burst is over: send what was held back to coalesce. */
+  endBurst(now: number): void;
+  /** Earliest time `expire` has work, or Infinity. */
+  nextDeadline(): number;
+  expire(now: number): void;
+}
+
+export interface StackOptions {
+  link: Link;
+  /** Our IPv4 address, dotted quad. */
+  address: string;
+  /** Prefix length of the on-link network. */
+  prefix: number;
+  /** Next hop for every off-link destination; without it those give ENETUNREACH. */
+  gateway?: string;
+  /** Largest IP packet we send; defaults to the link's MTU. */
+  mtu?: number;
+  clock: Clock;
+  /** Time to live of the packets we send (RFC 1700 suggests 64). */
+  ttl?: number;
+  arp?: ArpOptions;
+  reassembly?: ReassemblyOptions;
+  /** How long a path MTU learnt from ICMP is kept, µs (RFC 1191 6.3: about 10 minutes). */
+  pathMtuLifetime?: number;
+  /** ICMP errors sent per second at most (RFC 1812 4.3.2.8 asks for a limit). */
+  icmpErrorsPerSecond?: number;
+  /** Frames read per `rxBurst`; defaults to the link's burst size. */
+  burstSize?: number;
+}
+
+/** Why a send could not happen, as the errno-style code users see. */
+export type RouteError = 'ENETUNREACH' | 'EMSGSIZE' | 'ENOBUFS';
+
+/** Path MTU floor (RFC 1191 3: never below 68; Linux uses 552 to keep MSS sensible). */
+const MIN_PATH_MTU = 552;
+/** Bursts taken in one turn of the event loop before yielding to other work. */
+const BURSTS_PER_TURN = 16;
+
+export class Stack {
+  readonly link: Link;
+  readonly clock: Clock;
+  readonly address: number;
+  readonly prefix: number;
+  readonly mask: number;
+  readonly gateway: number | undefined;
+  readonly mtu: number;
+  readonly counters = new StackCounters();
+  readonly arp: ArpCache;
+  readonly reassembler: Reassembler;
+
+  private readonly transports = new Map<number, Transport>();
+  private readonly tx: TxBatch;
+  private readonly ttl: number;
+  private readonly pathMtus = new Map<number, { mtu: number; expiresAt: number }>();
+  private readonly pathMtuLifetime: number;
+  private readonly burstSize: number;
+  private readonly wake: ClockTimer;
+  private readonly continueReceive: ClockTimer;
+  private readonly scratch = new Uint8Array(65536);
+  private identification = 0;
+  private icmpTokens: number;
+  private readonly icmpErrorsPerSecond: number;
+  private icmpRefilledAt: number;
+  private burst = false;
+  private rearmQueued = false;
+  /** TX slot of the last frame `sendIPv4` put in the batch (-1: held for ARP or failed). */
+  lastSlot = -1;
+  private flushQueued = false;
+  private closed = false;
+  /** Echo replies, with their data valid only during the call; unsolicited ones are dropped. */
+  onEchoReply:
+    ((source: number, id: number, sequence: number, data: Uint8Array) => void) | undefined;
+
+  constructor(options: StackOptions) {
+    this.link = options.link;
+    this.clock = options.clock;
+    const address = parseIPv4(options.address);
+    if (address === undefined) throw codeError('EINVAL', `not an IPv4 address: ${options.address}`);
+    if (!Number.isInteger(options.prefix) || options.prefix < 0 || options.prefix > 32) {
+      throw codeError('EINVAL', `bad prefix length: ${options.prefix}`);
+    }
+    this.address = address;
+    this.prefix = options.prefix;
+    this.mask = prefixMask(options.prefix);
+    if (options.gateway !== undefined) {
+      const gateway = parseIPv4(options.gateway);
+      if (gateway === undefined || !this.onLink(gateway)) {
+        throw codeError('EINVAL', `gateway not on the link's network: ${options.gateway}`);
+      }
+      this.gateway = gateway;
+    }
+    this.mtu = Math.min(options.mtu ?? this.link.mtu, this.link.mtu);
+    this.ttl = options.ttl ?? 64;
+    this.pathMtuLifetime = options.pathMtuLifetime ?? 600_000_000;
+    this.icmpErrorsPerSecond = options.icmpErrorsPerSecond ?? 100;
+    this.icmpTokens = this.icmpErrorsPerSecond;
+    this.icmpRefilledAt = this.clock.now();
+    this.burstSize = Math.min(options.burstSize ?? this.link.burstSize, this.link.burstSize);
+    const drop = (reason: string): void => this.counters.drop(reason);
+    this.arp = new ArpCache(options.arp ?? {}, drop);
+    this.reassembler = new Reassembler(options.reassembly ?? {}, drop);
+    this.tx = new TxBatch(this.link, this.counters);
+    this.wake = this.clock.timer(() => this.onWake());
+    this.continueReceive = this.clock.timer(() => this.receive());
+  }
+
+  /** Starts taking frames and announces our address (gratuitous ARP, RFC 5227 3). */
+  start(): void {
+    this.link.setSteering({ mode: 'addresses', ipv4: [formatIPv4(this.address)] });
+    this.link.onReadable(() => this.scheduleReceive());
+    this.sendArp(ARP_REQUEST, BROADCAST_MAC, this.address, new Uint8Array(6));
+    this.counters.arpOutGratuitous++;
+    this.flush();
+    this.receive();
+  }
+
+  addTransport(transport: Transport): void {
+    this.transports.set(transport.protocol, transport);
+  }
+
+  /** Stops the link callbacks and timers; held packets are dropped and counted. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.link.onReadable(null);
+    this.wake.cancel();
+    this.continueReceive.cancel();
+    this.tx.flush();
+    this.arp.clear();
+    this.reassembler.clear();
+  }
+
+  /** True while a burst (or a timer run) is being processed: TX goes out at its end. */
+  get inBurst(): boolean {
+    return this.burst;
+  }
+
+  get txGeneration(): number {
+    return this.tx.generation;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  onLink(address: number): boolean {
+    return ((address ^ this.address) & this.mask) === 0;
+  }
+
+  /** The next hop for `destination`, or undefined when there is no route. */
+  route(destination: number): number | undefined {
+    // Limitation: no loopback interface, so our own address is unreachable; fixing it needs a
+    // loopback link delivering to this stack.
+    if (destination === this.address) return undefined;
+    if (this.onLink(destination)) return destination;
+    return this.gateway;
+  }
+
+  /** Largest IP packet to send towards `destination` (RFC 1191). */
+  pathMtu(destination: number): number {
+    const learnt = this.pathMtus.get(destination);
+    if (learnt !== undefined && learnt.expiresAt > this.clock.now()) return learnt.mtu;
+    return this.mtu;
+  }
+
+  get pathMtuEntries(): number {
+    return this.pathMtus.size;
+  }
+
+  /**
+   * Sends one IPv4 datagram of `length` payload bytes, written in place by `write(buf,
+   * offset)`. DF is set on everything we originate (RFC 1191 path MTU discovery). Returns an
+   * error code when the datagram cannot leave, else undefined (sent, or held for ARP).
+   */
+  sendIPv4(
+    destination: number,
+    protocol: number,
+    length: number,
+    write: (buf: Uint8Array, offset: number) => void,
+    tos = 0,
+  ): RouteError | undefined {
+    this.counters.ipOutRequests++;
+    this.lastSlot = -1;
+    const nextHop = this.route(destination);
+    if (nextHop === undefined) {
+      this.counters.ipOutNoRoutes++;
+      this.counters.drop('ip-no-route', formatIPv4(destination));
+      return 'ENETUNREACH';
+    }
+    const totalLength = IPV4_HEADER + length;
+    if (totalLength > this.pathMtu(destination)) {
+      this.counters.ipOutDiscards++;
+      this.counters.drop('ip-exceeds-path-mtu');
+      return 'EMSGSIZE';
+    }
+    const id = this.identification;
+    this.identification = (this.identification + 1) & 0xffff;
+    const now = this.clock.now();
+    const mac = this.arp.lookup(nextHop, now);
+
+    if (mac === undefined) {
+      // Build the packet aside and hold a copy until ARP answers (RFC 1122 2.3.2.2).
+      writeIPv4Header(
+        this.scratch,
+        0,
+        totalLength,
+        id,
+        true,
+        this.ttl,
+        protocol,
+        this.address,
+        destination,
+        tos,
+      );
+      write(this.scratch, IPV4_HEADER);
+      const requestNow = this.arp.hold(nextHop, this.scratch.subarray(0, totalLength), now);
+      if (requestNow) this.sendArp(ARP_REQUEST, BROADCAST_MAC, nextHop, new Uint8Array(6));
+      this.armWake();
+      this.queueFlush();
+      return undefined;
+    }
+
+    const offset = this.tx.next();
+    if (offset < 0 || this.tx.capacity() < ETHERNET_HEADER + totalLength) {
+      this.counters.ipOutDiscards++;
+      this.counters.drop(offset < 0 ? 'tx-no-buffer' : 'tx-frame-too-small');
+      return 'ENOBUFS';
+    }
+    const memory = this.link.memory;
+    writeEthernet(memory, offset, mac, this.link.mac, ETHERTYPE_IPV4);
+    writeIPv4Header(
+      memory,
+      offset + ETHERNET_HEADER,
+      totalLength,
+      id,
+      true,
+      this.ttl,
+      protocol,
+      this.address,
+      destination,
+      tos,
+    );
+    write(memory, offset + ETHERNET_HEADER + IPV4_HEADER);
+    this.commitFrame(offset, ETHERNET_HEADER + totalLength);
+    this.queueFlush();
+    return undefined;
+  }
+
+  /**
+   * Rewrites the payload of a datagram `sendIPv4` batched in this burst, in place: same
+   * destination, protocol and length, so the IP header stands. False when it already left.
+   */
+  rewriteIPv4(
+    slot: number,
+    generation: number,
+    write: (buf: Uint8Array, offset: number) => void,
+  ): boolean {
+    const offset = this.tx.slotOffset(slot, generation);
+    if (offset < 0) return false;
+    write(this.link.memory, offset + ETHERNET_HEADER + IPV4_HEADER);
+    return true;
+  }
+
+  /** A transport's deadlines moved: the wake-up is re-read at the end of this turn. */
+  deadlinesChanged(): void {
+    if (this.burst || this.rearmQueued || this.closed) return;
+    this.rearmQueued = true;
+    queueMicrotask(() => {
+      this.rearmQueued = false;
+      this.armWake();
+    });
+  }
+
+  /** Sends what is batched now rather than at the end of this turn. */
+  flush(): void {
+    this.tx.flush();
+  }
+
+  /** Re-reads every deadline after a transport changed its own. */
+  armWake(): void {
+    if (this.closed) return;
+    let next = Math.min(this.arp.nextDeadline(), this.reassembler.nextDeadline());
+    for (const transport of this.transports.values()) {
+      next = Math.min(next, transport.nextDeadline());
+    }
+    for (const entry of this.pathMtus.values()) next = Math.min(next, entry.expiresAt);
+    if (next === Infinity) {
+      this.wake.cancel();
+    } else if (!this.wake.armed || this.wake.deadline !== next) {
+      this.wake.start(next);
+    }
+  }
+
+  /** Batches the frames sent outside a burst (user calls) into one submit per turn. */
+  queueFlush(): void {
+    if (this.burst || this.flushQueued || this.closed) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      if (this.closed) return;
+      this.tx.flush();
+    });
+  }
+
+  private onWake(): void {
+    if (this.closed) return;
+    const now = this.clock.now();
+    this.burst = true;
+    const arp = this.arp.expire(now);
+    for (const address of arp.requests) {
+      this.sendArp(ARP_REQUEST, BROADCAST_MAC, address, new Uint8Array(6));
+    }
+    for (const address of arp.failures) {
+      this.counters.arpResolveFailures++;
+      debug('arp: no answer from %s', formatIPv4(address));
+      for (const transport of this.transports.values()) transport.unreachable(address, now);
+    }
+    this.reassembler.expire(now);
+    for (const [destination, entry] of this.pathMtus) {
+      if (entry.expiresAt <= now) this.pathMtus.delete(destination);
+    }
+    for (const transport of this.transports.values()) {
+      transport.expire(now);
+      transport.endBurst(now);
+    }
+    this.burst = false;
+    this.tx.flush();
+    this.armWake();
+  }
+
+  /**
+   * The link's wake-up runs from its own event (a poll handle or a clock timer), never inside
+   * one of our calls, so the burst is processed right there. Past the per-turn budget the rest
+   * waits for a clock timer at the current time, letting other work in between.
+   */
+  private scheduleReceive(): void {
+    if (this.closed || this.continueReceive.armed) return;
+    this.receive();
+  }
+
+  /** Takes bursts from the link until it is empty (or the turn's budget is spent). */
+  receive(): void {
+    if (this.closed) return;
+    for (let round = 0; round < BURSTS_PER_TURN; round++) {
+      const count = this.link.rxBurst(this.burstSize);
+      if (count === 0) return;
+      const now = this.clock.now();
+      this.burst = true;
+      const descriptors = this.link.rxDescriptors;
+      for (let i = 0; i < count; i++) {
+        const base = i * DESCRIPTOR_WORDS;
+        this.frameIn(descriptors[base], descriptors[base + 1], descriptors[base + 2], now);
+      }
+      for (const transport of this.transports.values()) transport.endBurst(now);
+      this.burst = false;
+      this.link.rxRelease();
+      this.tx.flush();
+      this.armWake();
+      if (this.closed) return;
+    }
+    this.continueReceive.start(this.clock.now());
+  }
+
+  private frameIn(offset: number, length: number, flags: number, now: number): void {
+    const memory = this.link.memory;
+    this.counters.ethInFrames++;
+    if (length < ETHERNET_HEADER) {
+      this.counters.drop('eth-truncated');
+      return;
+    }
+    if (!this.forUs(memory, offset)) {
+      this.counters.drop('eth-not-for-us');
+      return;
+    }
+    const ethertype = readUint16(memory, offset + 12);
+    const payload = offset + ETHERNET_HEADER;
+    const payloadLength = length - ETHERNET_HEADER;
+    if (ethertype === ETHERTYPE_IPV4) {
+      this.ipv4In(memory, payload, payloadLength, (flags & RX_FLAG_CHECKSUM_VERIFIED) !== 0, now);
+    } else if (ethertype === ETHERTYPE_ARP) {
+      this.arpIn(memory, payload, payloadLength, now);
+    } else {
+      this.counters.drop('eth-unknown-ethertype', ethertype.toString(16));
+    }
+  }
+
+  private forUs(memory: Uint8Array, offset: number): boolean {
+    const mac = this.link.mac;
+    let ours = true;
+    let broadcast = true;
+    for (let i = 0; i < 6; i++) {
+      const byte = memory[offset + i];
+      if (byte !== mac[i]) ours = false;
+      if (byte !== 255) broadcast = false;
+    }
+    return ours || broadcast;
+  }
+
+  // RFC 826 "Packet Reception", with RFC 5227 2.1.1 probes (sender 0.0.0.0) not learnt.
+  private arpIn(buf: Uint8Array, offset: number, length: number, now: number): void {
+    if (length < ARP_PACKET) {
+      this.counters.drop('arp-truncated');
+      return;
+    }
+    if (
+      readUint16(buf, offset) !== 1 ||
+      readUint16(buf, offset + 2) !== ETHERTYPE_IPV4 ||
+      buf[offset + 4] !== 6 ||
+      buf[offset + 5] !== 4
+    ) {
+      this.counters.drop('arp-unsupported-format');
+      return;
+    }
+    const operation = readUint16(buf, offset + 6);
+    const senderMac = buf.subarray(offset + 8, offset + 14);
+    const senderAddress = readIPv4(buf, offset + 14);
+    const targetAddress = readIPv4(buf, offset + 24);
+    if (operation !== ARP_REQUEST && operation !== ARP_REPLY) {
+      this.counters.drop('arp-unknown-operation');
+      return;
+    }
+    if (operation === ARP_REQUEST) this.counters.arpInRequests++;
+    else this.counters.arpInReplies++;
+
+    const forUs = targetAddress === this.address;
+    if (senderAddress === this.address) {
+      this.counters.drop('arp-address-conflict', formatMac(senderMac));
+      return;
+    }
+    if (senderAddress !== 0 && this.onLink(senderAddress)) {
+      const ready = this.arp.learn(senderAddress, senderMac, now, forUs);
+      const mac = Uint8Array.from(senderMac);
+      for (const packet of ready) this.sendHeld(mac, packet);
+    }
+    if (!forUs) {
+      if (operation === ARP_REQUEST) this.counters.drop('arp-not-for-us');
+      return;
+    }
+    if (operation === ARP_REQUEST) {
+      this.sendArp(
+        ARP_REPLY,
+        Uint8Array.from(senderMac),
+        senderAddress,
+        Uint8Array.from(senderMac),
+      );
+      this.counters.arpOutReplies++;
+    }
+  }
+
+  private sendArp(
+    operation: number,
+    destinationMac: Uint8Array,
+    target: number,
+    targetMac: Uint8Array,
+  ): void {
+    const offset = this.tx.next();
+    if (offset < 0) {
+      this.counters.drop('tx-no-buffer');
+      return;
+    }
+    const memory = this.link.memory;
+    writeEthernet(memory, offset, destinationMac, this.link.mac, ETHERTYPE_ARP);
+    writeArp(
+      memory,
+      offset + ETHERNET_HEADER,
+      operation,
+      this.link.mac,
+      this.address,
+      targetMac,
+      target,
+    );
+    if (operation === ARP_REQUEST) this.counters.arpOutRequests++;
+    // Ethernet's 60-byte minimum: zero the padding rather than leak old frame bytes.
+    const length = ETHERNET_HEADER + ARP_PACKET;
+    memory.fill(0, offset + length, offset + 60);
+    this.commitFrame(offset, 60);
+    this.queueFlush();
+  }
+
+  private sendHeld(mac: Uint8Array, packet: Uint8Array): void {
+    const offset = this.tx.next();
+    if (offset < 0 || this.tx.capacity() < ETHERNET_HEADER + packet.length) {
+      this.counters.ipOutDiscards++;
+      this.counters.drop('tx-no-buffer');
+      return;
+    }
+    const memory = this.link.memory;
+    writeEthernet(memory, offset, mac, this.link.mac, ETHERTYPE_IPV4);
+    memory.set(packet, offset + ETHERNET_HEADER);
+    this.commitFrame(offset, ETHERNET_HEADER + packet.length);
+    this.queueFlush();
+  }
+
+  private commitFrame(offset: number, length: number): void {
+    if (length < 60) {
+      this.link.memory.fill(0, offset + length, offset + 60);
+      length = 60;
+    }
+    this.tx.commit(length);
+    if (length > ETHERNET_HEADER && readUint16(this.link.memory, offset + 12) === ETHERTYPE_IPV4) {
+      this.counters.ipOutTransmits++;
+    }
+  }
+
+  // RFC 791 3.2 and RFC 1122 3.2.1: validate, reassemble, deliver by protocol.
+  private ipv4In(
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+    verified: boolean,
+    now: number,
+  ): void {
+    this.counters.ipInReceives++;
+    if (length < IPV4_HEADER) {
+      this.ipHeaderError('ip-truncated');
+      return;
+    }
+    const versionAndLength = buf[offset];
+    const headerLength = (versionAndLength & 0x0f) * 4;
+    if (versionAndLength >>> 4 !== 4 || headerLength < IPV4_HEADER || headerLength > length) {
+      this.ipHeaderError('ip-bad-header');
+      return;
+    }
+    const totalLength = readUint16(buf, offset + 2);
+    if (totalLength < headerLength || totalLength > length) {
+      this.ipHeaderError('ip-bad-total-length');
+      return;
+    }
+    if (!verified && checksum(buf, offset, headerLength) !== 0) {
+      this.ipHeaderError('ip-bad-checksum');
+      return;
+    }
+    const source = readIPv4(buf, offset + 12);
+    const destination = readIPv4(buf, offset + 16);
+    if (destination !== this.address) {
+      this.counters.ipInAddrErrors++;
+      this.counters.drop('ip-not-for-us', formatIPv4(destination));
+      return;
+    }
+    if (this.isMartian(source)) {
+      this.counters.ipInAddrErrors++;
+      this.counters.drop('ip-bad-source', formatIPv4(source));
+      return;
+    }
+
+    const protocol = buf[offset + 9];
+    const fragment = readUint16(buf, offset + 6);
+    let payload = offset + headerLength;
+    let payloadLength = totalLength - headerLength;
+    let data = buf;
+    if ((fragment & (IP_MF | IP_OFFSET_MASK)) !== 0) {
+      this.counters.ipReasmReqds++;
+      const whole = this.reassembler.add(
+        source,
+        destination,
+        protocol,
+        readUint16(buf, offset + 4),
+        (fragment & IP_OFFSET_MASK) * 8,
+        (fragment & IP_MF) !== 0,
+        buf.subarray(payload, payload + payloadLength),
+        now,
+      );
+      if (whole === undefined) {
+        this.armWake();
+        return;
+      }
+      this.counters.ipReasmOKs++;
+      data = whole;
+      payload = 0;
+      payloadLength = whole.length;
+      // A reassembled datagram never carries verified transport checksums.
+      verified = false;
+    }
+
+    if (protocol === PROTOCOL_ICMP) {
+      this.counters.ipInDelivers++;
+      this.icmpIn(source, data, payload, payloadLength, now);
+      return;
+    }
+    const transport = this.transports.get(protocol);
+    if (transport !== undefined) {
+      this.counters.ipInDelivers++;
+      transport.input(source, destination, data, payload, payloadLength, verified, now);
+      return;
+    }
+    // RFC 1122 3.2.2.1: protocol unreachable; a UDP port has nothing listening.
+    this.counters.ipInUnknownProtos++;
+    this.counters.drop(protocol === PROTOCOL_UDP ? 'udp-no-listener' : 'ip-unknown-protocol');
+    const code =
+      protocol === PROTOCOL_UDP ? ICMP_CODE_PORT_UNREACHABLE : ICMP_CODE_PROTOCOL_UNREACHABLE;
+    if ((fragment & IP_OFFSET_MASK) === 0)
+      this.sendUnreachable(code, source, buf, offset, totalLength);
+  }
+
+  private ipHeaderError(reason: string): void {
+    this.counters.ipInHdrErrors++;
+    this.counters.drop(reason);
+  }
+
+  /** RFC 1122 3.2.1.3: sources we must never answer (broadcast, multicast, loopback, zero). */
+  private isMartian(source: number): boolean {
+    const first = source >>> 24;
+    if (source === 0 || first === 127 || first >= 224) return true;
+    return this.prefix < 31 && this.onLink(source) && (source & ~this.mask) === ~this.mask >>> 0;
+  }
+
+  private icmpIn(
+    source: number,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+    now: number,
+  ): void {
+    this.counters.icmpInMsgs++;
+    if (length < ICMP_HEADER || checksum(buf, offset, length) !== 0) {
+      this.counters.icmpInErrors++;
+      this.counters.drop(length < ICMP_HEADER ? 'icmp-truncated' : 'icmp-bad-checksum');
+      return;
+    }
+    const type = buf[offset];
+    const code = buf[offset + 1];
+    switch (type) {
+      case ICMP_ECHO_REQUEST:
+        this.counters.icmpInEchos++;
+        this.sendEchoReply(source, buf, offset, length);
+        return;
+      case ICMP_ECHO_REPLY:
+        this.counters.icmpInEchoReps++;
+        if (this.onEchoReply === undefined || length < ICMP_HEADER) {
+          this.counters.drop('icmp-echo-reply-unsolicited');
+          return;
+        }
+        this.onEchoReply(
+          source,
+          readUint16(buf, offset + 4),
+          readUint16(buf, offset + 6),
+          buf.subarray(offset + ICMP_HEADER, offset + length),
+        );
+        return;
+      case ICMP_DEST_UNREACHABLE:
+      case ICMP_TIME_EXCEEDED:
+        if (type === ICMP_DEST_UNREACHABLE) this.counters.icmpInDestUnreachs++;
+        else this.counters.icmpInTimeExcds++;
+        this.icmpErrorIn(type, code, buf, offset, length, now);
+        return;
+      default:
+        this.counters.drop('icmp-unhandled-type', String(type));
+    }
+  }
+
+  // RFC 792 / RFC 1122 3.2.2: the error quotes our IP header and at least 8 bytes beyond.
+  private icmpErrorIn(
+    type: number,
+    code: number,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+    now: number,
+  ): void {
+    const quoted = offset + ICMP_HEADER;
+    const quotedLength = length - ICMP_HEADER;
+    const headerLength = (buf[quoted] & 0x0f) * 4;
+    if (quotedLength < IPV4_HEADER || buf[quoted] >>> 4 !== 4 || quotedLength < headerLength + 8) {
+      this.counters.drop('icmp-error-truncated-quote');
+      return;
+    }
+    const quotedSource = readIPv4(buf, quoted + 12);
+    const quotedDestination = readIPv4(buf, quoted + 16);
+    if (quotedSource !== this.address) {
+      this.counters.drop('icmp-error-not-ours');
+      return;
+    }
+    let mtu = 0;
+    if (type === ICMP_DEST_UNREACHABLE && code === ICMP_CODE_FRAGMENTATION_NEEDED) {
+      // RFC 1191 4: the next-hop MTU sits in the low 16 bits of the second word.
+      mtu = readUint16(buf, offset + 6);
+      if (mtu < MIN_PATH_MTU) mtu = MIN_PATH_MTU;
+      const current = this.pathMtu(quotedDestination);
+      if (mtu < current) {
+        this.pathMtus.set(quotedDestination, { mtu, expiresAt: now + this.pathMtuLifetime });
+        debug('path MTU to %s is now %d', formatIPv4(quotedDestination), mtu);
+      }
+    }
+    const transport = this.transports.get(buf[quoted + 9]);
+    if (transport === undefined) {
+      this.counters.drop('icmp-error-unknown-protocol');
+      return;
+    }
+    const start = quoted + headerLength;
+    transport.icmpError(
+      type,
+      code,
+      mtu,
+      quotedSource,
+      quotedDestination,
+      buf.subarray(start, quoted + quotedLength),
+      now,
+    );
+  }
+
+  private sendEchoReply(
+    destination: number,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+  ): void {
+    const error = this.sendIPv4(destination, PROTOCOL_ICMP, length, (out, at) => {
+      out.set(buf.subarray(offset, offset + length), at);
+      out[at] = ICMP_ECHO_REPLY;
+      writeUint16(out, at + 2, 0);
+      writeUint16(out, at + 2, checksum(out, at, length));
+    });
+    if (error === undefined) {
+      this.counters.icmpOutMsgs++;
+      this.counters.icmpOutEchoReps++;
+    } else {
+      this.counters.icmpOutErrors++;
+    }
+  }
+
+  /** Sends an ICMP echo request (RFC 792); replies go to `onEchoReply`. */
+  sendEcho(
+    destination: number,
+    id: number,
+    sequence: number,
+    data: Uint8Array,
+  ): RouteError | undefined {
+    const length = ICMP_HEADER + data.length;
+    const error = this.sendIPv4(destination, PROTOCOL_ICMP, length, (out, at) => {
+      out[at] = ICMP_ECHO_REQUEST;
+      out[at + 1] = 0;
+      writeUint16(out, at + 2, 0);
+      writeUint16(out, at + 4, id);
+      writeUint16(out, at + 6, sequence);
+      out.set(data, at + ICMP_HEADER);
+      writeUint16(out, at + 2, checksum(out, at, length));
+    });
+    if (error === undefined) {
+      this.counters.icmpOutMsgs++;
+      this.counters.icmpOutEchos++;
+    } else {
+      this.counters.icmpOutErrors++;
+    }
+    return error;
+  }
+
+  /** Sends destination-unreachable quoting the offending datagram's header and 8 bytes. */
+  sendUnreachable(
+    code: number,
+    destination: number,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+  ): void {
+    if (!this.takeIcmpToken()) {
+      this.counters.drop('icmp-rate-limited');
+      return;
+    }
+    const headerLength = (buf[offset] & 0x0f) * 4;
+    const quoteLength = Math.min(length, headerLength + 8);
+    const quote = Uint8Array.from(buf.subarray(offset, offset + quoteLength));
+    const error = this.sendIPv4(
+      destination,
+      PROTOCOL_ICMP,
+      ICMP_HEADER + quoteLength,
+      (out, at) => {
+        out[at] = ICMP_DEST_UNREACHABLE;
+        out[at + 1] = code;
+        out.fill(0, at + 2, at + ICMP_HEADER);
+        out.set(quote, at + ICMP_HEADER);
+        writeUint16(out, at + 2, checksum(out, at, ICMP_HEADER + quoteLength));
+      },
+    );
+    if (error === undefined) {
+      this.counters.icmpOutMsgs++;
+      this.counters.icmpOutDestUnreachs++;
+    } else {
+      this.counters.icmpOutErrors++;
+    }
+  }
+
+  private takeIcmpToken(): boolean {
+    const now = this.clock.now();
+    const refill = Math.floor(((now - this.icmpRefilledAt) * this.icmpErrorsPerSecond) / 1_000_000);
+    if (refill > 0) {
+      this.icmpTokens = Math.min(this.icmpErrorsPerSecond, this.icmpTokens + refill);
+      this.icmpRefilledAt = now;
+    }
+    if (this.icmpTokens === 0) return false;
+    this.icmpTokens--;
+    return true;
+  }
+}
+
+/** An Error with an errno-style `code`, as node:net gives. */
+export function codeError(code: string, message: string): Error & { code: string } {
+  const error = new Error(`${code}: ${message}`) as Error & { code: string };
+  error.code = code;
+  return error;
+}
