@@ -120,6 +120,7 @@ class CoreHost implements TcpHost {
       options,
       payloadLength: segment.payloadLength,
       ecn: segment.ecn,
+      payloadMismatch: firstNonZero(segment.payload, segment.payloadOffset, segment.payloadLength),
     });
   }
 
@@ -460,6 +461,11 @@ class CoreHost implements TcpHost {
       if (stateName(conn.state) === state) this.core.abort(this.now, conn);
     }
   }
+}
+
+function firstNonZero(buf: Uint8Array, offset: number, length: number): number {
+  for (let i = 0; i < length; i++) if (buf[offset + i] !== 0) return i;
+  return -1;
 }
 
 /** Every option of a written header as packetdrill iterates it: padding EOLs included. */

@@ -37,6 +37,9 @@ export interface WireSegment {
 export interface EmittedSegment extends WireSegment {
   /** Virtual time at which the host sent it, in microseconds. */
   time: number;
+  /** Offset of the first payload byte that differs from what the application wrote (the
+   *  runner writes and injects zeros, as packetdrill does), or -1 when all match. */
+  payloadMismatch: number;
 }
 
 /** An ICMP error quoting a segment the host sent (RFC 792, RFC 5927). */

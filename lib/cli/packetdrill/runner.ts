@@ -427,6 +427,9 @@ class Run {
     if (spec.payloadLength !== actual.payloadLength) {
       return `payload length: expected ${spec.payloadLength}, got ${actual.payloadLength}`;
     }
+    if (live.payloadMismatch >= 0) {
+      return `payload byte ${live.payloadMismatch} is not the byte the application wrote`;
+    }
     if (spec.options !== 'any') {
       const want = spec.options;
       const got = actual.options;
