@@ -24,7 +24,6 @@ import {
 import {
   type CallResult,
   type EmittedSegment,
-  type HostSocket,
   type TcpHost,
   type WireOption,
   type WireSegment,
@@ -42,17 +41,9 @@ import {
   type TcpSpec,
 } from './script.js';
 import { shellAction } from './shell.js';
+import { Handled, SCRIPT_PORT, SocketCalls, type Waiter } from './syscalls.js';
 import { icmpCodes } from './icmp.js';
-import {
-  LineError,
-  exprText,
-  intArg,
-  iovecLength,
-  lingerSeconds,
-  orSymbols,
-  sameErrno,
-  symbolName,
-} from './values.js';
+import { Failure, expectResult } from './values.js';
 import { describeSkip, skipFromScript, skipFromText } from './skip.js';
 
 export interface RunResult {
@@ -73,8 +64,6 @@ export type HostFactory = (config: HostConfig) => TcpHost;
 
 /** packetdrill's default --tolerance_usecs. */
 const DEFAULT_TOLERANCE = 4_000;
-/** packetdrill's default ports: bind() and connect() use 8080. */
-const SCRIPT_PORT = 8080;
 /** The remote end's port for connections the host accepts. */
 const REMOTE_CLIENT_PORT = 51000;
 /** How far a `*` event or a blocking call may wait, in virtual time. */
@@ -82,38 +71,14 @@ const HORIZON = 20 * 60 * 1_000_000;
 /** Runs of a timer that stays due before the runner gives up on the core. */
 const STALL_LIMIT = 1_000;
 
-// FreeBSD <fcntl.h>.
-const O_RDWR = 0x0002;
-const O_NONBLOCK = 0x0004;
-
 const ACK = 0x10;
 const URG = 0x20;
 const SYN = 0x02;
 
-class Failure extends Error {
-  constructor(
-    readonly line: number,
-    readonly reason: string,
-    readonly expected?: string,
-    readonly actual?: string,
-  ) {
-    super(reason);
-  }
-}
-
-/** A call on a closed descriptor whose EBADF the script expected. */
-class Handled extends Error {}
-
 const ECN_CODEPOINT: Record<string, number> = { noecn: 0, ect1: 1, ect0: 2, ce: 3 };
-
-interface Descriptor {
-  socket: HostSocket;
-  nonblocking: boolean;
-}
 
 interface PendingCall {
   event: SyscallEvent;
-  fd: number;
   /** When the script says it returns (`a...b`), if it says so. */
   end: number | undefined;
   /** Tries the call again; undefined while it still blocks. */
@@ -150,11 +115,11 @@ export function runScript(source: string, profile: Profile, createHost: HostFact
   }
 }
 
-class Run {
+class Run implements Waiter {
   private readonly tolerance: number;
   private readonly params: Partial<TcpParams>;
   private host: TcpHost | undefined;
-  private readonly fds = new Map<number, Descriptor>();
+  private readonly calls = new SocketCalls();
   private readonly output: EmittedSegment[] = [];
   private pending: PendingCall | undefined;
   /** Base for relative times. */
@@ -164,10 +129,6 @@ class Run {
   /** Timestamp values: the first script/actual pair and every exact pair seen. */
   private tsBase: { script: number; actual: number } | undefined;
   private readonly tsValues = new Map<number, number>();
-  /** packetdrill's socket under test, whose tcp_info Python blocks read: the descriptor
-   *  of the latest socket() or accept(). */
-  private socketUnderTest: HostSocket | undefined;
-  private activeTuple: { localPort: number; remotePort: number } | undefined;
   /** The script's return time of the system call being run. */
   private callEnd: number | undefined;
   /** The line being run, and how many times in a row a timer failed to move. */
@@ -208,7 +169,6 @@ class Run {
         this.step(this.host, event);
       } catch (e) {
         if (e instanceof Failure) throw e;
-        if (e instanceof LineError) throw new Failure(e.line, e.message);
         // The core threw where it should have answered: a failure of the script, not of the run.
         throw new Failure(
           event.line,
@@ -265,7 +225,7 @@ class Run {
             throw new Failure(this.pending.event.line, 'blocking call never returned');
         }
         try {
-          this.syscall(host, event);
+          this.calls.run(host, event, this);
         } catch (e) {
           if (!(e instanceof Handled)) throw e;
         }
@@ -274,7 +234,7 @@ class Run {
         this.shell(host, event.command, event.line);
         break;
       case 'python': {
-        const s = this.socketUnderTest;
+        const s = this.calls.socketUnderTest;
         const info = s === undefined ? undefined : host.info(s);
         const problem = checkPython(event.code, info);
         if (problem !== undefined) throw new Failure(event.line, problem);
@@ -315,7 +275,7 @@ class Run {
     return true;
   }
 
-  private collect(host: TcpHost): void {
+  collect(host: TcpHost): void {
     for (const segment of host.takeOutput()) this.output.push(segment);
   }
 
@@ -467,7 +427,7 @@ class Run {
    * with the remote client port.
    */
   private tuple(): { localPort: number; remotePort: number } {
-    return this.activeTuple ?? { localPort: SCRIPT_PORT, remotePort: REMOTE_CLIENT_PORT };
+    return this.calls.activeTuple ?? { localPort: SCRIPT_PORT, remotePort: REMOTE_CLIENT_PORT };
   }
 
   private inject(host: TcpHost, event: PacketEvent): void {
@@ -580,227 +540,15 @@ class Run {
     }
   }
 
-  // ---- system calls ----
-
-  private syscall(host: TcpHost, event: SyscallEvent): void {
-    const fdArg = event.args[0];
-    const fdNumber = fdArg?.kind === 'int' ? fdArg.value : undefined;
-    const fd = fdNumber === undefined ? undefined : this.fds.get(fdNumber);
-    const needFd = (): Descriptor => {
-      if (fd === undefined) {
-        this.expectResult(event, { ok: false, errno: 'EBADF' });
-        throw new Handled();
-      }
-      return fd;
-    };
-
-    switch (event.name) {
-      case 'socket': {
-        const type = event.args[1];
-        if (type?.kind !== 'symbol' || type.name !== 'SOCK_STREAM') {
-          throw new Failure(event.line, 'only SOCK_STREAM sockets are supported');
-        }
-        let n = 3;
-        while (this.fds.has(n)) n++;
-        const socket = host.socket();
-        this.fds.set(n, { socket, nonblocking: false });
-        this.socketUnderTest = socket;
-        this.expectResult(event, { ok: true, value: n });
-        return;
-      }
-      case 'fcntl': {
-        const d = needFd();
-        const command = symbolName(event.args[1]);
-        if (command === 'F_GETFL') {
-          this.expectResult(event, { ok: true, value: O_RDWR | (d.nonblocking ? O_NONBLOCK : 0) });
-        } else if (command === 'F_SETFL') {
-          d.nonblocking = orSymbols(event.args[2]).includes('O_NONBLOCK');
-          this.expectResult(event, { ok: true, value: 0 });
-        } else throw new Failure(event.line, `unsupported fcntl command ${command}`);
-        return;
-      }
-      case 'bind':
-        this.expectResult(event, host.bind(needFd().socket, SCRIPT_PORT));
-        return;
-      case 'listen':
-        this.expectResult(event, host.listen(needFd().socket, intArg(event, 1)));
-        return;
-      case 'connect': {
-        const d = needFd();
-        const result = host.connect(d.socket, SCRIPT_PORT);
-        if (result.ok || result.errno === 'EINPROGRESS') {
-          const localPort = host.localPort(d.socket);
-          if (localPort !== undefined) this.activeTuple = { localPort, remotePort: SCRIPT_PORT };
-        }
-        this.collect(host);
-        if (!result.ok && result.errno === 'EINPROGRESS' && !d.nonblocking) {
-          this.block(host, event, fdNumber as number, () => {
-            const status = host.connectStatus(d.socket);
-            if (status === 'pending') return undefined;
-            if (status === 'established') return { ok: true, value: 0 };
-            return { ok: false, errno: status.errno };
-          });
-          return;
-        }
-        this.expectResult(event, result);
-        return;
-      }
-      case 'accept': {
-        const d = needFd();
-        const attempt = (): CallResult | undefined => {
-          const r = host.accept(d.socket);
-          if (!r.ok && r.errno === 'EAGAIN' && !d.nonblocking) return undefined;
-          if (r.ok) {
-            let n = 3;
-            while (this.fds.has(n)) n++;
-            this.fds.set(n, { socket: r.value, nonblocking: false });
-            this.socketUnderTest = r.value;
-            return { ok: true, value: n };
-          }
-          return r;
-        };
-        this.callOrBlock(host, event, fdNumber as number, attempt);
-        return;
-      }
-      case 'recv':
-      case 'recvfrom':
-      case 'read':
-      case 'readv': {
-        const d = needFd();
-        const vector = event.name === 'readv';
-        const length = vector ? iovecLength(event, 1) : intArg(event, 2);
-        const flags = event.name.startsWith('recv') ? orSymbols(event.args[3]) : [];
-        const peek = flags.includes('MSG_PEEK');
-        const wait = !d.nonblocking && !flags.includes('MSG_DONTWAIT');
-        this.callOrBlock(host, event, fdNumber as number, () => {
-          const r = host.recv(d.socket, length, peek);
-          if (!r.ok && r.errno === 'EAGAIN' && wait) return undefined;
-          return r;
-        });
-        return;
-      }
-      case 'send':
-      case 'sendto':
-      case 'write':
-      case 'writev': {
-        const d = needFd();
-        const length = event.name === 'writev' ? iovecLength(event, 1) : intArg(event, 2);
-        const flags = event.name.startsWith('send') ? orSymbols(event.args[3]) : [];
-        const wait = !d.nonblocking && !flags.includes('MSG_DONTWAIT');
-        // A blocking send returns once everything is queued (or an error ends it).
-        let queued = 0;
-        this.callOrBlock(host, event, fdNumber as number, () => {
-          const r = host.send(d.socket, length - queued);
-          if (r.ok) queued += r.value;
-          if (!wait) return queued > 0 || r.ok ? { ok: true, value: queued } : r;
-          if (!r.ok && r.errno !== 'EAGAIN') return queued > 0 ? { ok: true, value: queued } : r;
-          return queued < length ? undefined : { ok: true, value: queued };
-        });
-        return;
-      }
-      case 'ioctl': {
-        const d = needFd();
-        if (symbolName(event.args[1]) !== 'FIONREAD') {
-          throw new Failure(event.line, `unsupported ioctl ${exprText(event.args[1])}`);
-        }
-        const want = event.args[2];
-        const readable = host.readable(d.socket);
-        if (want?.kind === 'list' && want.items[0]?.kind === 'int') {
-          if (want.items[0].value !== readable) {
-            throw new Failure(
-              event.line,
-              'FIONREAD differs',
-              String(want.items[0].value),
-              String(readable),
-            );
-          }
-        }
-        this.expectResult(event, { ok: true, value: 0 });
-        return;
-      }
-      case 'shutdown': {
-        const how = symbolName(event.args[1]);
-        const map: Record<string, 'read' | 'write' | 'both'> = {
-          SHUT_RD: 'read',
-          SHUT_WR: 'write',
-          SHUT_RDWR: 'both',
-        };
-        const which = how === undefined ? undefined : map[how];
-        if (which === undefined) throw new Failure(event.line, `unknown shutdown mode ${how}`);
-        this.expectResult(event, host.shutdown(needFd().socket, which));
-        return;
-      }
-      case 'close': {
-        const d = needFd();
-        const result = host.close(d.socket);
-        this.fds.delete(fdNumber as number);
-        this.expectResult(event, result);
-        return;
-      }
-      case 'getsockopt':
-        this.getsockopt(host, event, needFd());
-        return;
-      case 'setsockopt': {
-        const d = needFd();
-        const name = symbolName(event.args[2]) ?? '?';
-        const valueExpr = event.args[3];
-        const value =
-          valueExpr?.kind === 'list' && valueExpr.items[0]?.kind === 'int'
-            ? valueExpr.items[0].value
-            : valueExpr?.kind === 'int'
-              ? valueExpr.value
-              : lingerSeconds(valueExpr);
-        if (value === undefined) throw new Failure(event.line, `unsupported value for ${name}`);
-        this.expectResult(event, host.setOption(d.socket, name, value));
-        return;
-      }
-      default:
-        throw new Failure(event.line, `unsupported system call ${event.name}`);
-    }
-  }
-
-  private getsockopt(host: TcpHost, event: SyscallEvent, d: Descriptor): void {
-    const name = symbolName(event.args[2]) ?? '?';
-    const expectedValue = event.args[3];
-    if (name === 'SO_ERROR') {
-      const errno = host.takeError(d.socket);
-      const want = expectedValue?.kind === 'list' ? expectedValue.items[0] : undefined;
-      const wantName =
-        want?.kind === 'int' && want.value === 0
-          ? undefined
-          : want?.kind === 'symbol'
-            ? want.name
-            : '?';
-      if (want !== undefined && want.kind !== 'ellipsis' && !sameErrno(wantName, errno)) {
-        throw new Failure(event.line, 'SO_ERROR differs', wantName ?? '0', errno ?? '0');
-      }
-      this.expectResult(event, { ok: true, value: 0 });
-      return;
-    }
-    const result = host.getOption(d.socket, name);
-    if (result.ok && expectedValue?.kind === 'list' && expectedValue.items[0]?.kind === 'int') {
-      const want = expectedValue.items[0].value;
-      if (want !== result.value) {
-        throw new Failure(event.line, `${name} differs`, String(want), String(result.value));
-      }
-    }
-    this.expectResult(event, result.ok ? { ok: true, value: 0 } : result);
-  }
-
-  private callOrBlock(
-    host: TcpHost,
-    event: SyscallEvent,
-    fd: number,
-    attempt: () => CallResult | undefined,
-  ): void {
+  callOrBlock(host: TcpHost, event: SyscallEvent, attempt: () => CallResult | undefined): void {
     const result = attempt();
     this.collect(host);
     if (result === undefined) {
-      this.block(host, event, fd, attempt);
+      this.block(host, event, attempt);
       return;
     }
     this.checkEnd(event, host.now, this.callEnd);
-    this.expectResult(event, result);
+    expectResult(event, result);
   }
 
   /**
@@ -808,13 +556,8 @@ class Run {
    * on, as in packetdrill's system call thread; otherwise the script waits for it, with only
    * the host's timers running.
    */
-  private block(
-    host: TcpHost,
-    event: SyscallEvent,
-    fd: number,
-    attempt: () => CallResult | undefined,
-  ): void {
-    this.pending = { event, fd, end: this.callEnd, attempt };
+  block(host: TcpHost, event: SyscallEvent, attempt: () => CallResult | undefined): void {
+    this.pending = { event, end: this.callEnd, attempt };
     if (event.time.end?.kind === 'blocking') return;
     this.waitForPending(host, host.now + HORIZON);
     if (this.pending) throw new Failure(event.line, `${event.name} blocked and never returned`);
@@ -827,7 +570,7 @@ class Run {
     if (result === undefined) return;
     this.pending = undefined;
     this.checkEnd(pending.event, host.now, pending.end);
-    this.expectResult(pending.event, result);
+    expectResult(pending.event, result);
   }
 
   /** A blocking call written `a...b` must return at b (within the tolerance). */
@@ -841,37 +584,6 @@ class Run {
         `returned at ${formatSeconds(returnedAt)}`,
       );
     }
-  }
-
-  private expectResult(event: SyscallEvent, actual: CallResult): void {
-    const expected = event.result;
-    const describeExpected = (): string =>
-      `${exprText(expected)}${event.errno ? ` ${event.errno}` : ''}`;
-    const describeActual = (): string => (actual.ok ? String(actual.value) : `-1 ${actual.errno}`);
-    if (expected.kind === 'ellipsis') return;
-    if (expected.kind === 'int' && expected.value === -1) {
-      if (actual.ok || (event.errno !== undefined && !sameErrno(event.errno, actual.errno))) {
-        throw new Failure(
-          event.line,
-          `${event.name} result differs`,
-          describeExpected(),
-          describeActual(),
-        );
-      }
-      return;
-    }
-    if (expected.kind === 'int') {
-      if (!actual.ok || actual.value !== expected.value) {
-        throw new Failure(
-          event.line,
-          `${event.name} result differs`,
-          describeExpected(),
-          describeActual(),
-        );
-      }
-      return;
-    }
-    throw new Failure(event.line, `unsupported expected result ${exprText(expected)}`);
   }
 }
 

@@ -1,14 +1,17 @@
 // Reading the argument and result expressions of system call lines.
 
+import { type CallResult } from './host.js';
 import { type Expr, type SyscallEvent } from './script.js';
 
-/** A line the script got wrong in a way the runner reports at that line. */
-export class LineError extends Error {
+/** What makes a script FAIL: the line, why, and the expected and actual values. */
+export class Failure extends Error {
   constructor(
     readonly line: number,
-    message: string,
+    readonly reason: string,
+    readonly expected?: string,
+    readonly actual?: string,
   ) {
-    super(message);
+    super(reason);
   }
 }
 
@@ -43,7 +46,7 @@ export function orSymbols(e: Expr | undefined): string[] {
 
 export function intArg(event: SyscallEvent, index: number): number {
   const e = event.args[index];
-  if (e?.kind !== 'int') throw new LineError(event.line, `argument ${index + 1} must be a number`);
+  if (e?.kind !== 'int') throw new Failure(event.line, `argument ${index + 1} must be a number`);
   return e.value;
 }
 
@@ -69,15 +72,47 @@ export function exprText(e: Expr): string {
 /** Total length of an iovec list `[{..., 10}, {iov_base=..., iov_len=20}]`. */
 export function iovecLength(event: SyscallEvent, index: number): number {
   const e = event.args[index];
-  if (e?.kind !== 'list') throw new LineError(event.line, `argument ${index + 1} must be an iovec`);
+  if (e?.kind !== 'list') throw new Failure(event.line, `argument ${index + 1} must be an iovec`);
   let total = 0;
   for (const item of e.items) {
     const fields = item.kind === 'struct' ? item.fields : [];
     const length = fields.find((f) => f.name === 'iov_len') ?? fields.at(-1);
     if (length?.value.kind !== 'int') {
-      throw new LineError(event.line, 'an iovec needs its length');
+      throw new Failure(event.line, 'an iovec needs its length');
     }
     total += length.value.value;
   }
   return total;
+}
+
+/** The call's result against the one the line expects. */
+export function expectResult(event: SyscallEvent, actual: CallResult): void {
+  const expected = event.result;
+  const describeExpected = (): string =>
+    `${exprText(expected)}${event.errno ? ` ${event.errno}` : ''}`;
+  const describeActual = (): string => (actual.ok ? String(actual.value) : `-1 ${actual.errno}`);
+  if (expected.kind === 'ellipsis') return;
+  if (expected.kind === 'int' && expected.value === -1) {
+    if (actual.ok || (event.errno !== undefined && !sameErrno(event.errno, actual.errno))) {
+      throw new Failure(
+        event.line,
+        `${event.name} result differs`,
+        describeExpected(),
+        describeActual(),
+      );
+    }
+    return;
+  }
+  if (expected.kind === 'int') {
+    if (!actual.ok || actual.value !== expected.value) {
+      throw new Failure(
+        event.line,
+        `${event.name} result differs`,
+        describeExpected(),
+        describeActual(),
+      );
+    }
+    return;
+  }
+  throw new Failure(event.line, `unsupported expected result ${exprText(expected)}`);
 }
