@@ -1,4 +1,4 @@
-// Reading the argument and result expressions of system call lines.
+// What makes a script FAIL, and reading the argument and result expressions of call lines.
 
 import { type CallResult } from './host.js';
 import { type Expr, type SyscallEvent } from './script.js';
