@@ -309,6 +309,13 @@ function synSentInput(
 }
 
 function establish(core: CoreContext, now: number, c: TcpConnection): void {
+  if (c.params.roundBuffersToMss) {
+    // FreeBSD tcp_mss: buffers become a whole number of segments.
+    const mss = Math.min(Math.max(c.peerMss, c.params.minMss), c.pathMtu - 40);
+    const round = (n: number) => Math.ceil(n / mss) * mss;
+    if (c.sendBuffer.capacity > mss) c.sendBuffer.resize(round(c.sendBuffer.capacity));
+    if (c.receiveBuffer.capacity > mss) c.receiveBuffer.resize(round(c.receiveBuffer.capacity));
+  }
   c.state = ESTABLISHED;
   c.establishAt = NO_TIMER;
   startKeepalive(c, now);

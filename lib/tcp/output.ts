@@ -30,10 +30,15 @@ export function timestampNow(c: TcpConnection, now: number): number {
   return (Math.floor(now / c.params.timestampTick) + c.tsOffset) >>> 0;
 }
 
-/** The retransmission timeout with backoff applied, within the bounds (RFC 6298 5.5). */
+/**
+ * The retransmission timeout with backoff applied, within the bounds (RFC 6298 5.5). The slop
+ * (FreeBSD) applies once an estimate exists or the timer has backed off.
+ */
 export function currentRto(c: TcpConnection): number {
-  const backedOff = c.rto * 2 ** Math.min(c.backoff, 30);
-  return Math.min(Math.max(backedOff, c.params.rtoMin), c.params.rtoMax);
+  const p = c.params;
+  let value = c.rto * 2 ** Math.min(c.backoff, 30);
+  if (c.srtt > 0 || c.backoff > 0) value += p.rtoSlop;
+  return Math.min(Math.max(value, p.rtoMin), p.rtoMax);
 }
 
 /**
@@ -64,7 +69,7 @@ function fillOptions(c: TcpConnection, h: TcpHeader, now: number, syn: boolean):
     o.push(OPT_MSS);
     // On a SYN-ACK an option is offered only if the SYN offered it (RFC 7323 2.2, 3.2;
     // RFC 2018 2). The order mirrors FreeBSD: mss, nop, wscale, sackOK, TS.
-    const passive = c.state === SYN_RECEIVED && c.listener !== null;
+    const passive = c.state === SYN_RECEIVED;
     const offerScale = passive ? c.wscaleOk : p.windowScaling;
     if (offerScale) {
       o.windowScale = c.requestedWscale;
@@ -291,11 +296,22 @@ export function output(core: CoreContext, now: number, c: TcpConnection, forceOn
 
   if (c.ackNow) sendAck(core, now, c);
 
+  if (c.sndWnd === 0 && !forceOne && c.sendBuffer.length > 0) {
+    // A zero window with data to deliver: everything goes back to SND.UNA and the persist
+    // timer probes until the window opens (RFC 9293 3.8.6.1; BSD tcp_output).
+    c.sndNxt = c.sndUna;
+    c.retransmitAt = NO_TIMER;
+    c.backoff = 0;
+    if (c.persistAt === NO_TIMER) startPersist(c, now);
+    return;
+  }
+
   // Anything outstanding needs a timer to recover it (RFC 6298 5.1).
   if (seqGt(c.sndMax, c.sndUna) && c.persistAt === NO_TIMER) armRetransmit(c, now);
 
-  // Data waits with nothing in flight and no timer to get it out: the window is closed or
-  // too small to use. The persist timer probes it (RFC 9293 3.8.6.1; BSD tcp_setpersist).
+  // Data waits with nothing in flight and no timer to get it out: the usable window is too
+  // small for the silly-window rules. The persist timer sends it anyway later (the override
+  // timeout of RFC 9293 3.8.6.2.1; BSD tcp_setpersist).
   const waiting = c.sendBuffer.length - Math.max(0, seqDiff(c.sndNxt, c.sndBufSeq)) > 0;
   if (waiting && c.sndNxt === c.sndUna && c.retransmitAt === NO_TIMER && c.persistAt === NO_TIMER) {
     startPersist(c, now);
@@ -336,6 +352,11 @@ export function sendChallengeAck(core: CoreContext, now: number, c: TcpConnectio
   }
   c.challengeCount++;
   core.counters.challengeAcksSent++;
+  if (c.state === SYN_RECEIVED) {
+    // FreeBSD answers from the SYN cache with a bare ACK, not the SYN-ACK.
+    transmit(core, now, c, c.sndMax, ACK, 0, 0, false);
+    return;
+  }
   sendAck(core, now, c);
 }
 

@@ -98,7 +98,7 @@ export class SimNode {
         transmit: (segment) => network.transmit(this, segment),
         event: (conn, kind) => this.pending.push({ conn, kind }),
       },
-      { secret, params },
+      { secret, params, initialSequenceNumber: network.isn },
     );
   }
 }
@@ -118,6 +118,8 @@ export class SimNetwork {
   trace: string[] = [];
   /** A livelock (no progress in virtual time) shows up as too many steps. */
   stepBudget = 500_000;
+  /** ISN override for every node (undefined: RFC 6528). */
+  isn: ((now: number, conn: TcpConnection) => number) | undefined = undefined;
   /** Called after every core call so applications can react to events. */
   onEvents: (node: SimNode) => void = () => {};
 

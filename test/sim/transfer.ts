@@ -45,6 +45,8 @@ export interface TransferOptions {
   params?: Partial<TcpParams>;
   /** Virtual-time limit in microseconds. */
   limit?: number;
+  /** Start every connection this far below 2^32, so sequence numbers wrap. */
+  isnBelowWrap?: number;
 }
 
 export interface TransferResult {
@@ -63,6 +65,8 @@ function sha(data: Uint8Array): string {
 
 export function runTransfer(options: TransferOptions): TransferResult {
   const net = new SimNetwork(options.seed, options.impairment);
+  const below = options.isnBelowWrap;
+  if (below !== undefined) net.isn = (_now, conn) => 2 ** 32 - below - conn.localPort;
   const params: Partial<TcpParams> = { msl: 2_000_000, ...options.params };
   const client = net.addNode(CLIENT, params);
   const server = net.addNode(SERVER, params);
@@ -265,6 +269,7 @@ export function scenarioForSeed(seed: number, scale = 1): TransferOptions {
   const size = (): number => Math.floor(pick([0, 1, 100, 1460, 5000, 70_000, 300_000]) * scale);
   return {
     seed,
+    isnBelowWrap: pick([undefined, undefined, 1_000, 200_000]),
     connections: pick([1, 1, 2, 3]),
     upload: size(),
     download: size(),

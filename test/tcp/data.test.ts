@@ -253,6 +253,23 @@ describe('flow control', () => {
     expect(t.take().reduce((n, s) => n + s.length, 0)).toBe(100);
   });
 
+  it('a window closed while data is in flight goes to persist, not to retransmission', () => {
+    const { t, conn, iss } = open({ rtoMin: 200_000, maxRetransmits: 3 });
+    t.core.send(t.now, conn, bytes(3000));
+    t.take();
+    // A stale zero-window ACK (reordered behind a window update) closes the window.
+    t.inject({ flags: ACK, seq: PEER_ISS + 1, ack: iss + 1, window: 0 });
+    expect(conn.persistAt).not.toBe(-1);
+    expect(conn.retransmitAt).toBe(-1);
+    t.runFor(200_000_000);
+    expect(conn.state).toBe(ESTABLISHED);
+    const probes = t.take();
+    expect(probes.length).toBeGreaterThan(3);
+    expect(probes.every((p) => p.length === 1)).toBe(true);
+    t.inject({ flags: ACK, seq: PEER_ISS + 1, ack: iss + 2, window: 8000 });
+    expect(t.take().reduce((n, s) => n + s.length, 0)).toBe(2999);
+  });
+
   it('scales windows both ways (RFC 7323 2)', () => {
     const { t, conn, iss } = open({ receiveBuffer: 1 << 20 }, { mss: 1000, windowScale: 4 });
     expect(conn.rcvWscale).toBe(5);
