@@ -6,6 +6,9 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Socket } from '../../lib/api/socket.js';
 import type { UtcpStack } from '../../lib/api/stack.js';
 import { createLab, type Lab } from '../../lib/lab/lab.js';
+import { RealClock } from '../../lib/link/clock.js';
+import { impair, type Impairment } from '../../lib/link/impair.js';
+import type { Link } from '../../lib/link/types.js';
 import { openXdpLink } from '../../lib/link/xdp.js';
 import { CURL, ETHTOOL, IP, PING, describeNeeding } from '../helpers/needs.js';
 import { KernelPeer, clockForIsn, stackOn, waitFor } from './interop.js';
@@ -43,8 +46,15 @@ describeNeeding(['root', IP, ETHTOOL, CURL, PING], 'interop with Linux TCP over 
     }
   });
 
-  async function start(options: Parameters<typeof stackOn>[2] = {}): Promise<UtcpStack> {
-    const link = await openXdpLink({ ifname: lab.stack.ifname, netns: lab.stack.netnsPath });
+  async function start(
+    options: Parameters<typeof stackOn>[2] & { impairment?: Impairment; seed?: number } = {},
+  ): Promise<UtcpStack> {
+    let link: Link = await openXdpLink({ ifname: lab.stack.ifname, netns: lab.stack.netnsPath });
+    if (options.impairment !== undefined) {
+      const clock = new RealClock();
+      const { impairment, seed = 1 } = options;
+      link = impair(link, { clock, seed, tx: impairment, rx: impairment });
+    }
     stack = stackOn(lab, link, options);
     return stack;
   }
@@ -156,6 +166,46 @@ describeNeeding(['root', IP, ETHTOOL, CURL, PING], 'interop with Linux TCP over 
     expect(result.received).toBe(BULK);
     expect(result.sha256).toBe(serverSent);
   });
+
+  for (const seed of [1, 2]) {
+    it(`bulk both ways survives seeded loss, reordering and duplication (seed ${seed})`, async () => {
+      const impairment = { loss: 0.01, duplicate: 0.005, reorder: 0.01, reorderDelayUs: 500 };
+      const s = await start({ impairment, seed });
+      const bytes = Math.min(BULK, 8 * MIB);
+      const peer = kernel('bulk-server', 7010 + seed, bytes);
+      await peer.record('ready');
+      const socket = s.connect({ host: lab.peer.ipv4, port: 7010 + seed, allowHalfOpen: true });
+      const sent = createHash('sha256');
+      const received = createHash('sha256');
+      let receivedBytes = 0;
+      socket.on('data', (chunk: Buffer) => {
+        receivedBytes += chunk.length;
+        received.update(chunk);
+      });
+      let left = bytes;
+      const pump = (): void => {
+        while (left > 0) {
+          const chunk = randomBytes(Math.min(65536, left));
+          left -= chunk.length;
+          sent.update(chunk);
+          if (!socket.write(chunk)) return void socket.once('drain', pump);
+        }
+        socket.end();
+      };
+      pump();
+      let failure: Error | undefined;
+      socket.on('error', (error) => (failure = error));
+      await closed(socket);
+      expect(failure).toBeUndefined();
+      const result = await peer.record('sha256', 120_000);
+      expect(result.sha256).toBe(sent.digest('hex'));
+      expect(receivedBytes).toBe(bytes);
+      expect(received.digest('hex')).toBe(result.sentSha256);
+      const link = s.stack.link.stats() as unknown as Record<string, Record<string, number>>;
+      expect(link.impairedTx.lost).toBeGreaterThan(0);
+      expect(link.impairedRx.lost).toBeGreaterThan(0);
+    });
+  }
 
   it('serves 1000 concurrent kernel connections', async () => {
     const s = await start();
