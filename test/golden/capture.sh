@@ -10,7 +10,8 @@
 # partial checksums and super-frames larger than the MTU.
 #
 # Usage: test/golden/capture.sh [output directory]   (root; iproute2, ethtool, tcpdump,
-# iputils-ping, python3). Writes arp-icmp.pcap, tcp.pcap, rst.pcap and icmp-errors.pcap.
+# iputils-ping, python3). Writes arp-icmp.pcap, fragments.pcap, ip-options.pcap, tcp.pcap,
+# rst.pcap and icmp-errors.pcap.
 set -euo pipefail
 
 out=$(realpath "${1:-$(dirname "$0")}")
@@ -25,6 +26,7 @@ cleanup() {
   for ns in $A $R $B; do ip netns del "$ns" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM HUP
 cleanup # leftovers of an earlier run that crashed
 
 for ns in $A $R $B; do
@@ -114,6 +116,12 @@ sleep 0.5 # the server binds
 
 # ARP request and reply (A does not know R yet), then an echo request and reply.
 capture arp-icmp.pcap ip netns exec $A ping -c 1 -W 2 198.18.0.254 >/dev/null
+
+# An echo too big for the MTU without DF: fragments both ways.
+capture fragments.pcap ip netns exec $A ping -c 1 -W 2 -M dont -s 2000 198.18.0.254 >/dev/null
+
+# An echo with the Record Route option: IPv4 headers of 60 bytes both ways.
+capture ip-options.pcap ip netns exec $A ping -c 1 -W 2 -R 198.18.0.254 >/dev/null
 
 # Handshake with every option Linux sends, one line each way, FIN from both ends.
 capture tcp.pcap client '

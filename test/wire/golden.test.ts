@@ -2,7 +2,6 @@
  * Frames captured from the kernel by test/golden/capture.sh, parsed field by field, and built
  * again from the parsed records to the same bytes, checksums included.
  */
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ARP_REPLY, ARP_REQUEST, writeArp } from '../../lib/wire/arp.js';
 import { ipv4PseudoHeaderSum } from '../../lib/wire/checksum.js';
@@ -46,10 +45,7 @@ import {
   fillTcpChecksum,
   writeTcp,
 } from '../../lib/wire/tcp.js';
-import { readPcap, type CapturedFrame } from '../golden/pcap.js';
-
-const golden = (name: string): string =>
-  fileURLToPath(new URL(`../golden/${name}`, import.meta.url));
+import { goldenFrames } from '../golden/frames.js';
 
 const A_MAC = parseMac('02:00:00:00:00:01')!;
 const R_MAC = parseMac('02:00:00:00:00:fe')!;
@@ -58,11 +54,11 @@ const R = parseIpv4Address('198.18.0.254')!;
 const B = parseIpv4Address('198.18.1.2')!;
 
 /** Parse every frame of a capture into its own records; any drop fails the test. */
-function parseAll(name: string): { captured: CapturedFrame[]; frames: Frame[] } {
-  const captured = readPcap(golden(name));
-  const frames = captured.map((c, index) => {
+function parseAll(name: string): { captured: Uint8Array[]; frames: Frame[] } {
+  const captured = goldenFrames(name);
+  const frames = captured.map((bytes, index) => {
     const frame = new Frame();
-    const reason = parseFrame(c.bytes, 0, c.bytes.length, frame);
+    const reason = parseFrame(bytes, 0, bytes.length, frame);
     expect(reason, `${name} frame ${index}`).toBeUndefined();
     return frame;
   });
@@ -88,7 +84,7 @@ function rebuild(original: Uint8Array, frame: Frame): Uint8Array {
   }
   const ip = frame.ipv4;
   at += writeIpv4(out, at, ip);
-  if (frame.kind === 'ipv4-other') {
+  if (frame.kind === 'ipv4-other' || frame.kind === 'ipv4-fragment') {
     out.set(original.subarray(ip.payloadOffset, ip.payloadOffset + ip.payloadLength), at);
   } else if (frame.kind === 'tcp') {
     const tcp = frame.tcp;
@@ -120,10 +116,10 @@ function rebuild(original: Uint8Array, frame: Frame): Uint8Array {
   return out;
 }
 
-function expectRebuilt(captured: CapturedFrame[], frames: Frame[]): void {
+function expectRebuilt(captured: Uint8Array[], frames: Frame[]): void {
   frames.forEach((frame, index) => {
     if (frame.ipv4.headerLength !== 20 && frame.kind !== 'arp') return;
-    const bytes = captured[index].bytes;
+    const bytes = captured[index];
     expect(Buffer.from(rebuild(bytes, frame)).toString('hex'), `frame ${index}`).toBe(
       Buffer.from(bytes).toString('hex'),
     );
@@ -132,7 +128,7 @@ function expectRebuilt(captured: CapturedFrame[], frames: Frame[]): void {
 
 describe('golden frames from the kernel', () => {
   describe('ARP and ICMP echo', () => {
-    let captured: CapturedFrame[];
+    let captured: Uint8Array[];
     let frames: Frame[];
     beforeAll(() => ({ captured, frames } = parseAll('arp-icmp.pcap')));
 
@@ -185,16 +181,69 @@ describe('golden frames from the kernel', () => {
       expect(reply.icmp.type).toBe(ICMP_ECHO_REPLY);
       expect(reply.icmp.identifier).toBe(request.icmp.identifier);
       expect(reply.icmp.sequence).toBe(1);
-      const body = (f: Frame, c: CapturedFrame): string =>
-        text(c.bytes, f.icmp.bodyOffset, f.icmp.bodyLength);
+      const body = (f: Frame, bytes: Uint8Array): string =>
+        text(bytes, f.icmp.bodyOffset, f.icmp.bodyLength);
       expect(body(reply, captured[3])).toBe(body(request, captured[2]));
     });
 
     it('builds every frame again byte for byte', () => expectRebuilt(captured, frames));
   });
 
+  describe('IPv4 fragments', () => {
+    let captured: Uint8Array[];
+    let frames: Frame[];
+    beforeAll(() => ({ captured, frames } = parseAll('fragments.pcap')));
+
+    it('recognises both fragments of the request and of the reply', () => {
+      expect(frames.map((f) => f.kind)).toEqual([
+        'ipv4-fragment',
+        'ipv4-fragment',
+        'ipv4-fragment',
+        'ipv4-fragment',
+      ]);
+      for (const [first, last] of [
+        [frames[0], frames[1]],
+        [frames[2], frames[3]],
+      ]) {
+        expect(first.ipv4.moreFragments).toBe(true);
+        expect(first.ipv4.fragmentOffset).toBe(0);
+        expect(first.ipv4.dontFragment).toBe(false);
+        expect(first.ipv4.totalLength).toBe(1500);
+        expect(last.ipv4.moreFragments).toBe(false);
+        expect(last.ipv4.fragmentOffset).toBe(1480);
+        expect(last.ipv4.identification).toBe(first.ipv4.identification);
+        expect(last.ipv4.protocol).toBe(PROTOCOL_ICMP);
+        // 2000 bytes of data and the 8-byte ICMP header, split at 1480.
+        expect(first.ipv4.payloadLength + last.ipv4.payloadLength).toBe(2008);
+      }
+      expect(frames[0].ipv4.src).toBe(A);
+      expect(frames[2].ipv4.src).toBe(R);
+    });
+
+    it('builds every frame again byte for byte', () => expectRebuilt(captured, frames));
+  });
+
+  describe('IPv4 options', () => {
+    let frames: Frame[];
+    beforeAll(() => ({ frames } = parseAll('ip-options.pcap')));
+
+    it('skips the Record Route option by the header length and reads the echo after it', () => {
+      expect(frames.map((f) => f.kind)).toEqual(['icmp', 'icmp']);
+      const [request, reply] = frames;
+      expect(request.ipv4.headerLength).toBe(60);
+      expect(request.ipv4.totalLength).toBe(124);
+      expect(request.ipv4.payloadOffset).toBe(14 + 60);
+      expect(request.ipv4.payloadLength).toBe(64);
+      expect(request.icmp.type).toBe(ICMP_ECHO_REQUEST);
+      expect(request.icmp.bodyLength).toBe(56);
+      expect(reply.ipv4.headerLength).toBe(60);
+      expect(reply.icmp.type).toBe(ICMP_ECHO_REPLY);
+      expect(reply.icmp.identifier).toBe(request.icmp.identifier);
+    });
+  });
+
   describe('a TCP connection: handshake, data both ways, FIN both ways', () => {
-    let captured: CapturedFrame[];
+    let captured: Uint8Array[];
     let frames: Frame[];
     beforeAll(() => ({ captured, frames } = parseAll('tcp.pcap')));
 
@@ -258,14 +307,14 @@ describe('golden frames from the kernel', () => {
       expect(request.tcp.flags).toBe(PSH | ACK);
       expect(request.tcp.seq).toBe((syn.seq + 1) >>> 0);
       expect(request.tcp.payloadLength).toBe(13);
-      expect(text(captured[3].bytes, request.tcp.payloadOffset, 13)).toBe('hello golden\n');
+      expect(text(captured[3], request.tcp.payloadOffset, 13)).toBe('hello golden\n');
       expect(request.ipv4.totalLength).toBe(20 + 32 + 13);
 
       const answer = frames[5];
       expect(answer.tcp.flags).toBe(PSH | ACK);
       expect(answer.tcp.seq).toBe((synAck.seq + 1) >>> 0);
       expect(answer.tcp.ack).toBe((syn.seq + 14) >>> 0);
-      expect(text(captured[5].bytes, answer.tcp.payloadOffset, 13)).toBe('HELLO GOLDEN\n');
+      expect(text(captured[5], answer.tcp.payloadOffset, 13)).toBe('HELLO GOLDEN\n');
     });
 
     it('parses the FIN from each end', () => {
@@ -285,7 +334,7 @@ describe('golden frames from the kernel', () => {
   });
 
   describe('a SYN to a closed port', () => {
-    let captured: CapturedFrame[];
+    let captured: Uint8Array[];
     let frames: Frame[];
     beforeAll(() => ({ captured, frames } = parseAll('rst.pcap')));
 
@@ -308,7 +357,7 @@ describe('golden frames from the kernel', () => {
   });
 
   describe('ICMP errors', () => {
-    let captured: CapturedFrame[];
+    let captured: Uint8Array[];
     let frames: Frame[];
     beforeAll(() => ({ captured, frames } = parseAll('icmp-errors.pcap')));
 
@@ -391,7 +440,7 @@ describe('golden frames from the kernel', () => {
         expect(f.tcp.payloadLength).toBe(1448);
         const start = (f.tcp.seq - syn.tcp.seq - 1) >>> 0;
         const index = frames.indexOf(f);
-        const payload = captured[index].bytes.subarray(f.tcp.payloadOffset);
+        const payload = captured[index].subarray(f.tcp.payloadOffset);
         for (let i = 0; i < payload.length; i++) expect(payload[i]).toBe((start + i) & 0xff);
       }
       const sack = frames.find((f) => f.kind === 'tcp' && f.tcp.options.sackBlockCount > 0);
