@@ -13,6 +13,7 @@ import { createBenchLab, type BenchLab } from './bench-lab.js';
 import { checkAgainstPeer } from './check.js';
 import { renderHtml } from './html.js';
 import type { LineChild } from './lines.js';
+import { memoryArena } from './memory.js';
 import { StatusLine } from './progress.js';
 import {
   formatTable,
@@ -209,11 +210,7 @@ async function labArena(options: BenchOptions): Promise<Arena> {
 
 export async function runBench(options: BenchOptions): Promise<number> {
   const status = new StatusLine();
-  if (options.link === 'memory') {
-    status.log('utcp bench --link memory: not available in this build (needs the utcp stack).');
-    return 1;
-  }
-  const missing = await missingPrivileges();
+  const missing = options.link === 'memory' ? undefined : await missingPrivileges();
   if (missing) {
     status.log(missing);
     status.log(
@@ -239,9 +236,10 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const runs: Run[] = [];
   const problems: string[] = [];
   let bindMode: string | null = null;
+  let linkUsed: string | null = null;
   try {
-    status.update('building the lab');
-    arena = await labArena(options);
+    status.update(options.link === 'memory' ? 'starting two utcp stacks' : 'building the lab');
+    arena = options.link === 'memory' ? await memoryArena(options.mtu) : await labArena(options);
     if (interrupted) {
       await arena.close();
       return 130;
@@ -260,6 +258,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
       }
       if (interrupted) break;
       bindMode = client.bindMode ?? bindMode;
+      if (step.stack === 'utcp') linkUsed = client.linkKind;
       for (const workload of step.workloads) {
         if (interrupted) break;
         const entry = await runOne(arena, client, step, workload, options, status);
@@ -284,7 +283,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   }
   status.clear();
 
-  const document = buildDocument(options, runs, problems, bindMode, arena.record);
+  const document = buildDocument(options, runs, problems, { bindMode, linkUsed }, arena.record);
   process.stdout.write(formatReport(document));
   if (options.json) await writeFile(options.json, JSON.stringify(document, null, 2) + '\n');
   if (options.html) await writeFile(options.html, await renderHtml(document));
@@ -353,7 +352,7 @@ function buildDocument(
   options: BenchOptions,
   runs: Run[],
   problems: string[],
-  bindMode: string | null,
+  link: { bindMode: string | null; linkUsed: string | null },
   record: Record<string, unknown>,
 ): BenchDocument {
   const steps = plan(options);
@@ -384,9 +383,10 @@ function buildDocument(
       cpus: os.availableParallelism(),
       mtu: options.mtu,
       link: options.link,
-      bind_mode: bindMode,
+      link_used: link.linkUsed,
+      bind_mode: link.bindMode,
       busy_poll: options.busyPoll,
-      placement: second ? 'split+same' : primary,
+      placement: options.link === 'memory' ? 'one process' : second ? 'split+same' : primary,
       cpus_split: cpusFor('split'),
       cpus_same: cpusFor('same'),
       duration_s: options.duration,
@@ -405,7 +405,10 @@ function buildDocument(
 
 function formatReport(document: BenchDocument): string {
   const placement = String(document.env.placement).split('+')[0];
-  let text = `placement ${placement}:\n`;
+  let text =
+    document.env.link === 'memory'
+      ? `${String(document.env.note)}:\n`
+      : `placement ${placement}:\n`;
   text += formatTable([
     ['kernel', document.kernel],
     ['kernel_offloads', document.kernel_offloads],

@@ -30,6 +30,8 @@ export interface ClientOutcome {
 export interface ClientSide {
   /** How the utcp link bound (AF_XDP copy or zero-copy), when the link says. */
   readonly bindMode: string | null;
+  /** The link the client's stack used: 'kernel', 'xdp', 'packet' or 'memory'. */
+  readonly linkKind: string;
   run(job: Job, onProgress: (progress: Progress) => void): Promise<ClientOutcome>;
   close(): Promise<void>;
   kill(): void;
@@ -104,6 +106,7 @@ export async function startClientProcess(
   }
   return {
     bindMode: typeof ready.bindMode === 'string' ? ready.bindMode : null,
+    linkKind: typeof ready.linkKind === 'string' ? ready.linkKind : kind,
     async run(job, onProgress) {
       child.onProgress((message) => onProgress(message.progress as Progress));
       child.send(JSON.stringify(job));
