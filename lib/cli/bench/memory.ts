@@ -100,7 +100,7 @@ export async function memoryArena(mtu: number): Promise<Arena> {
           const wallBefore = performance.now();
           const result = await runWorkload(client as unknown as BenchNet, job, onProgress);
           const cpuPct = cpuPercent(process.cpuUsage(cpuBefore), performance.now() - wallBefore);
-          return { result, cpuPct };
+          return { result, cpuPct, stackStats: client.stats() };
         },
         close: () => Promise.resolve(),
         kill: () => {},

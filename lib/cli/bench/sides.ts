@@ -25,6 +25,8 @@ export interface ClientOutcome {
   result: WorkloadResult;
   /** CPU use of the client's process during the workload, % of one CPU. */
   cpuPct: number | null;
+  /** utcp's `stack.stats()` after the workload (counters since the stack started). */
+  stackStats?: unknown;
 }
 
 export interface ClientSide {
@@ -94,10 +96,11 @@ export async function startClientProcess(
   cpu: number,
   utcp: UtcpClientOptions,
   registry: Set<LineChild>,
+  nodeOptions: readonly string[] = [],
 ): Promise<ClientSide> {
   const child = new LineChild('ip', lab.ipExec('client', [
     'taskset', '-c', String(cpu),
-    process.execPath, script('runner'), kind, JSON.stringify(utcp),
+    process.execPath, ...nodeOptions, script('runner'), kind, JSON.stringify(utcp),
   ]), registry); // prettier-ignore
   const ready = await child.next();
   if (ready.type !== 'ready') {
@@ -113,7 +116,11 @@ export async function startClientProcess(
       const answer = await child.next();
       child.onProgress(null);
       if (answer.type !== 'result') throw childError(`${kind} client`, answer);
-      return { result: answer.result as WorkloadResult, cpuPct: answer.cpuPct as number };
+      return {
+        result: answer.result as WorkloadResult,
+        cpuPct: answer.cpuPct as number,
+        stackStats: answer.stackStats ?? undefined,
+      };
     },
     close: () => child.close(),
     kill: () => child.kill(),
