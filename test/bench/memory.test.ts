@@ -17,6 +17,7 @@ it('utcp bench --link memory measures every workload and the peer agrees', async
       link: 'memory',
       busyPoll: false,
       json: file,
+      html: path.join(dir, 'bench.html'),
     });
     const document = JSON.parse(await readFile(file, 'utf8')) as BenchDocument;
     expect(document.problems).toEqual([]);
@@ -31,6 +32,12 @@ it('utcp bench --link memory measures every workload and the peer agrees', async
     const send = document.runs.find((r) => r.workload === 'send')!;
     expect(send.peer.sinkBytes).toBe(send.result.bytes);
     expect(send.peer.sinkConnections).toBe(2);
+
+    // The report opens with no network: the chart library is inline, nothing is fetched.
+    const html = await readFile(path.join(dir, 'bench.html'), 'utf8');
+    expect(html).not.toMatch(/<script[^>]*\bsrc=|<link[^>]*\bhref=|url\(\s*['"]?https?:/i);
+    expect(html).toContain('new uPlot(');
+    expect(html).toMatch(/var uPlot=function|uPlot/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
