@@ -50,6 +50,12 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   //   rxDescriptors, txDescriptors })
   explicit PacketSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketSocket>(info) {
     Napi::Env env = info.Env();
+    if (!CheckOptions(env, info[0],
+                      {{"netns", 's'}, {"ifname", 's'}, {"blockSize", 'n'}, {"blockCount", 'n'},
+                       {"frameSize", 'n'}, {"txFrames", 'n'}, {"rxDescriptors", 'u'},
+                       {"txDescriptors", 'u'}})) {
+      return;
+    }
     Napi::Object o = info[0].As<Napi::Object>();
     std::string netns = o.Get("netns").As<Napi::String>().Utf8Value();
     std::string ifname = o.Get("ifname").As<Napi::String>().Utf8Value();
@@ -66,7 +72,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     burstSize_ = static_cast<uint32_t>(
         std::min(rxDescriptors.ElementLength(), txDescriptors.ElementLength()) / 3);
     long page = sysconf(_SC_PAGESIZE);
-    if (blockSize_ % page != 0 || txFrameSize_ % page != 0 || txFrameSize_ <= kTxDataAt) {
+    if (blockSize_ == 0 || blockSize_ % page != 0 || blockCount_ == 0 || txFrameCount_ == 0 ||
+        txFrameSize_ % page != 0 || txFrameSize_ <= kTxDataAt || burstSize_ == 0) {
       ThrowErrno(env, EINVAL, "ring layout (page multiples)", nullptr);
       return;
     }
@@ -133,7 +140,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     }
     rxLength_ = size_t{blockSize_} * blockCount_;
     mapLength_ = rxLength_ + size_t{txFrameSize_} * txFrameCount_;
-    void* map = mmap(nullptr, mapLength_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, 0);
+    void* map =
+        mmap(nullptr, mapLength_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, 0);
     if (map == MAP_FAILED) {
       Fail(env, errno, "mmap(PACKET rings)");
       return;
@@ -321,7 +329,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     Napi::Env env = info.Env();
     if (fd_ < 0) return env.Undefined();
     int r;
-    if (info[0].IsTypedArray()) {
+    if (info[0].IsTypedArray() &&
+        info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
       Napi::Uint8Array code = info[0].As<Napi::Uint8Array>();
       struct sock_fprog program;
       program.len = static_cast<unsigned short>(code.ByteLength() / sizeof(struct sock_filter));

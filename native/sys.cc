@@ -52,6 +52,33 @@ void ThrowErrno(Napi::Env env, int err, const std::string& what, const char* cap
   error.ThrowAsJavaScriptException();
 }
 
+bool CheckOptions(Napi::Env env, Napi::Value options, std::initializer_list<OptionKind> kinds) {
+  if (!options.IsObject()) {
+    ThrowErrno(env, EINVAL, "options must be an object", nullptr);
+    return false;
+  }
+  Napi::Object o = options.As<Napi::Object>();
+  for (const OptionKind& k : kinds) {
+    Napi::Value v = o.Get(k.name);
+    bool ok = false;
+    switch (k.kind) {
+      case 's': ok = v.IsString(); break;
+      case 'n': ok = v.IsNumber(); break;
+      case 'b':
+        ok = v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array;
+        break;
+      case 'u':
+        ok = v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array;
+        break;
+    }
+    if (!ok) {
+      ThrowErrno(env, EINVAL, std::string("option ") + k.name + " has the wrong type", nullptr);
+      return false;
+    }
+  }
+  return true;
+}
+
 NetnsScope::NetnsScope(const std::string& path) {
   if (path.empty()) return;
   saved_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);

@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <initializer_list>
 #include <string>
 
 namespace utcp {
@@ -12,6 +13,14 @@ namespace utcp {
 // Throws a JavaScript Error whose `code` is the errno name (EPERM, ENODEV, EBUSY, ...). For
 // EPERM the message names the capability the failing call needs.
 void ThrowErrno(Napi::Env env, int err, const std::string& what, const char* capability);
+
+// Checks that `options` has each named property of the wanted kind: 's' string, 'n' number,
+// 'b' Uint8Array, 'u' Uint32Array. Otherwise throws an EINVAL error naming it and returns false.
+struct OptionKind {
+  const char* name;
+  char kind;
+};
+bool CheckOptions(Napi::Env env, Napi::Value options, std::initializer_list<OptionKind> kinds);
 
 // Enters the network namespace at `path` for the lifetime of the object, on this thread only;
 // sockets, maps and links made meanwhile belong to that namespace for good. An empty path

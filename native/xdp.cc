@@ -176,6 +176,10 @@ class XdpProgram : public Napi::ObjectWrap<XdpProgram> {
   // new XdpProgram(netnsPath, ifname, queueCount, forceGeneric)
   explicit XdpProgram(const Napi::CallbackInfo& info) : Napi::ObjectWrap<XdpProgram>(info) {
     Napi::Env env = info.Env();
+    if (!info[0].IsString() || !info[1].IsString() || !info[2].IsNumber()) {
+      ThrowErrno(env, EINVAL, "XdpProgram(netns, ifname, queueCount, generic)", nullptr);
+      return;
+    }
     std::string netns = info[0].As<Napi::String>().Utf8Value();
     std::string ifname = info[1].As<Napi::String>().Utf8Value();
     uint32_t queues = info[2].As<Napi::Number>().Uint32Value();
@@ -258,13 +262,20 @@ class XdpProgram : public Napi::ObjectWrap<XdpProgram> {
     int32_t fd = info[1].As<Napi::Number>().Int32Value();
     int r = fd >= 0 ? BpfMapUpdate(sockets_, &queue, &fd, BPF_ANY)
                     : BpfMapDelete(sockets_, &queue);
-    if (r < 0 && !(fd < 0 && r == -ENOENT)) ThrowErrno(env, -r, "bpf map update (sockets)", kCapBpf);
+    if (r < 0 && !(fd < 0 && r == -ENOENT)) {
+      ThrowErrno(env, -r, "bpf map update (sockets)", kCapBpf);
+    }
     return env.Undefined();
   }
 
   // setSteering(all, addresses: Uint8Array of 4-byte IPv4 addresses in network order)
   Napi::Value SetSteering(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!info[1].IsTypedArray() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      ThrowErrno(env, EINVAL, "setSteering(all, addresses: Uint8Array)", nullptr);
+      return env.Undefined();
+    }
     uint32_t all = info[0].ToBoolean().Value() ? 1 : 0;
     Napi::Uint8Array list = info[1].As<Napi::Uint8Array>();
     uint32_t count = static_cast<uint32_t>(list.ByteLength() / 4);
@@ -334,6 +345,13 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
   //   busyPoll })
   explicit XdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<XdpSocket>(info) {
     Napi::Env env = info.Env();
+    if (!CheckOptions(env, info[0],
+                      {{"netns", 's'}, {"ifname", 's'}, {"queue", 'n'}, {"memory", 'b'},
+                       {"frameSize", 'n'}, {"firstFrame", 'n'}, {"frameCount", 'n'},
+                       {"ringSize", 'n'}, {"headroom", 'n'}, {"rxDescriptors", 'u'},
+                       {"txDescriptors", 'u'}, {"mode", 's'}})) {
+      return;
+    }
     Napi::Object o = info[0].As<Napi::Object>();
     std::string netns = o.Get("netns").As<Napi::String>().Utf8Value();
     std::string ifname = o.Get("ifname").As<Napi::String>().Utf8Value();
@@ -360,7 +378,8 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
     txIn_ = txDescriptors.Data();
     uint8_t* base = memory.Data();
     uint64_t length = memory.ByteLength();
-    if (reinterpret_cast<uintptr_t>(base) % 4096 != 0 || length % frameSize != 0 ||
+    if (q_.burstSize == 0 || ringSize == 0 || frameSize < 2048 || frameCount < 2 ||
+        reinterpret_cast<uintptr_t>(base) % 4096 != 0 || length % frameSize != 0 ||
         (frameSize & (frameSize - 1)) != 0 || (ringSize & (ringSize - 1)) != 0 ||
         uint64_t{firstFrame + frameCount} * frameSize > length || length > (1ull << 32)) {
       {
@@ -388,7 +407,13 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
     }
 
     XdpSocket* owner = nullptr;
-    if (shareWith.IsObject()) owner = XdpSocket::Unwrap(shareWith.As<Napi::Object>());
+    if (shareWith.IsObject()) {
+      if (!shareWith.As<Napi::Object>().InstanceOf(constructor->Value())) {
+        ThrowErrno(env, EINVAL, "shareWith must be an XdpSocket", nullptr);
+        return;
+      }
+      owner = XdpSocket::Unwrap(shareWith.As<Napi::Object>());
+    }
     if (owner == nullptr) {
       struct xdp_umem_reg reg;
       std::memset(&reg, 0, sizeof reg);
@@ -642,6 +667,10 @@ Napi::FunctionReference* XdpSocket::constructor = nullptr;
 
 // pageOffset(bytes: Uint8Array) -> bytes to skip so that the rest starts on a page.
 Napi::Value PageOffset(const Napi::CallbackInfo& info) {
+  if (!info[0].IsTypedArray()) {
+    ThrowErrno(info.Env(), EINVAL, "pageOffset(bytes: Uint8Array)", nullptr);
+    return info.Env().Undefined();
+  }
   auto address = reinterpret_cast<uintptr_t>(info[0].As<Napi::Uint8Array>().Data());
   long page = sysconf(_SC_PAGESIZE);
   return Napi::Number::New(info.Env(), static_cast<double>((page - address % page) % page));

@@ -104,6 +104,7 @@ export class VirtualClock implements Clock {
 
   /** @internal */
   arm(timer: VirtualTimer, at: number): void {
+    if (!Number.isFinite(at)) throw new RangeError(`timer deadline must be finite: ${at}`);
     if (timer.heapIndex >= 0) this.#remove(timer);
     timer.deadline = at > this.#now ? Math.ceil(at) : this.#now;
     timer.sequence = this.#sequence++;
@@ -194,6 +195,8 @@ export interface RealClockOptions {
   unref?: boolean;
 }
 
+// Limitation: real timers run up to about a millisecond late, as setTimeout allows; fixing it
+// needs a finer timer (a native timerfd, or busy-polling the clock for near deadlines).
 /**
  * Wall time from a monotonic source: microseconds since the Unix epoch, taken as
  * `performance.timeOrigin + performance.now()`, so it never jumps when the system clock is set
@@ -224,6 +227,8 @@ export class RealClock implements Clock {
   }
 }
 
+const MAX_TIMEOUT_MS = 0x7fffffff;
+
 class RealTimer implements ClockTimer {
   deadline = 0;
   #timeout: NodeJS.Timeout | undefined;
@@ -244,6 +249,7 @@ class RealTimer implements ClockTimer {
   ) {}
 
   start(at: number): void {
+    if (!Number.isFinite(at)) throw new RangeError(`timer deadline must be finite: ${at}`);
     this.deadline = at;
     if (this.#timeout !== undefined) clearTimeout(this.#timeout);
     this.#arm();
@@ -260,7 +266,11 @@ class RealTimer implements ClockTimer {
   }
 
   #arm(): void {
-    const wait = Math.max(0, Math.ceil((this.deadline - this.clock.now()) / 1000));
+    // setTimeout takes at most 2^31 - 1 ms; a later deadline is reached in several waits.
+    const wait = Math.min(
+      Math.max(0, Math.ceil((this.deadline - this.clock.now()) / 1000)),
+      MAX_TIMEOUT_MS,
+    );
     this.#timeout = setTimeout(this.#fire, wait);
     if (this.clock.options.unref) this.#timeout.unref();
   }

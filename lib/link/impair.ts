@@ -48,7 +48,10 @@ export interface ImpairmentCounts extends Record<string, number> {
   reordered: number;
   delayed: number;
   queueFull: number;
-  noBuffer: number;
+  /** Copies not made for want of a free slot. */
+  duplicateSkipped: number;
+  /** Times the inner link had no transmit buffer for a frame that was due. */
+  innerBusy: number;
 }
 
 const DROP_REASONS = [
@@ -59,9 +62,13 @@ const DROP_REASONS = [
   'impair-tx-queue-full',
   'impair-rx-loss',
   'impair-rx-queue-full',
+  'impair-rx-too-long',
 ] as const;
 type DropReason = (typeof DROP_REASONS)[number];
 
+// Limitation: each copy between the wrapper's arena and the inner link's makes a subarray view,
+// one small allocation per frame each way; fixing it needs a copy that takes two arrays and
+// offsets without a view (a native memcpy, or arenas sharing one buffer).
 /**
  * Wraps any link in seeded loss, duplication, corruption, reordering, delay, jitter and rate
  * limiting, each way on its own. The wrapper has its own arena and copies each frame in and
@@ -214,7 +221,7 @@ export class ImpairedLink implements Link {
   rxBurst(max: number): number {
     this.rxRelease();
     if (this.#closed) return 0;
-    const count = Math.min(max, this.burstSize, this.#rxReadyCount);
+    const count = Math.min(whole(max), this.burstSize, this.#rxReadyCount);
     const ringSize = this.#rxReady.length;
     for (let i = 0; i < count; i++) {
       const slot = this.#rxReady[this.#rxReadyHead];
@@ -241,7 +248,7 @@ export class ImpairedLink implements Link {
   txAlloc(count: number): number {
     this.#returnReserved(0);
     if (this.#closed) return 0;
-    const granted = Math.min(count, this.burstSize, this.#tx.freeCount);
+    const granted = Math.min(whole(count), this.burstSize, this.#tx.freeCount);
     for (let i = 0; i < granted; i++) {
       const slot = this.#tx.take();
       this.#txReserved[i] = slot;
@@ -255,7 +262,7 @@ export class ImpairedLink implements Link {
 
   /** Counts a frame as sent once the impairments take it, even if they then lose it. */
   txSubmit(count: number): number {
-    const submitted = Math.min(Math.max(count, 0), this.#txReservedCount);
+    const submitted = Math.min(whole(count), this.#txReservedCount);
     let sent = 0;
     for (let i = 0; i < submitted; i++) {
       const slot = this.#txReserved[i];
@@ -364,7 +371,7 @@ export class ImpairedLink implements Link {
       if (granted === 0) {
         // The inner link is out of buffers; it frees them as its frames leave, so look again
         // shortly rather than drop what the impairments decided to deliver.
-        tx.counts.noBuffer++;
+        tx.counts.innerBusy++;
         if (!this.#txRetryTimer.armed) this.#txRetryTimer.start(now + 50);
         return;
       }
@@ -388,10 +395,16 @@ export class ImpairedLink implements Link {
       for (let k = 0; k < count; k++) {
         const offset = inner.rxDescriptors[k * DESCRIPTOR_WORDS];
         const length = inner.rxDescriptors[k * DESCRIPTOR_WORDS + 1];
+        if (length > this.frameSize - this.headroom) {
+          // Only a link that lends frames larger than its own buffers could send this.
+          this.drop('impair-rx-too-long');
+          continue;
+        }
         const slot = rx.take();
         const target = rx.start(slot) + this.headroom;
         this.memory.set(inner.memory.subarray(offset, offset + length), target);
-        rx.admit(slot, target, length);
+        // The rest of this burst is already lent to us: a duplicate must leave them a slot.
+        rx.admit(slot, target, length, count - k - 1);
       }
     }
     inner.rxRelease();
@@ -448,7 +461,8 @@ class Direction {
     reordered: 0,
     delayed: 0,
     queueFull: 0,
-    noBuffer: 0,
+    duplicateSkipped: 0,
+    innerBusy: 0,
   };
   readonly offset: Uint32Array;
   readonly length: Uint32Array;
@@ -536,8 +550,11 @@ class Direction {
     this.#free[this.freeCount++] = slot;
   }
 
-  /** Decides the fate of one frame in `slot`: lost, corrupted, copied, queued, delayed. */
-  admit(slot: number, offset: number, length: number): void {
+  /**
+   * Decides the fate of one frame in `slot`: lost, corrupted, copied, queued, delayed. A copy
+   * is made only if more than `keepFree` slots stay free.
+   */
+  admit(slot: number, offset: number, length: number, keepFree = 0): void {
     const random = this.random;
     if (random.chance(this.#loss)) {
       this.counts.lost++;
@@ -551,16 +568,15 @@ class Direction {
       memory[offset + (bit >>> 3)] ^= 1 << (bit & 7);
       this.counts.corrupted++;
     }
-    let copy = -1;
     if (random.chance(this.#duplicate)) {
-      if (this.freeCount > 0) {
-        copy = this.take();
+      if (this.freeCount > keepFree) {
+        const copy = this.take();
         const target = this.start(copy) + (offset - this.start(slot));
         memory.copyWithin(target, offset, offset + length);
         this.counts.duplicated++;
         this.#schedule(copy, target, length);
       } else {
-        this.counts.noBuffer++;
+        this.counts.duplicateSkipped++;
       }
     }
     this.#schedule(slot, offset, length);
@@ -679,4 +695,9 @@ function micros(name: string, value: number): number {
     throw new RangeError(`${name} must be a whole number of µs, got ${value}`);
   }
   return value;
+}
+
+/** A caller's count as a whole number of frames: NaN, negatives and fractions cannot corrupt. */
+function whole(count: number): number {
+  return count > 0 ? Math.floor(count) : 0;
 }

@@ -221,7 +221,7 @@ export class MemoryLink implements Link {
   rxBurst(max: number): number {
     this.rxRelease();
     if (this.#closed) return 0;
-    const count = Math.min(max, this.burstSize, this.#rxReadyCount);
+    const count = Math.min(whole(max), this.burstSize, this.#rxReadyCount);
     const descriptors = this.rxDescriptors;
     const ringSize = this.#rxReady.length;
     for (let i = 0; i < count; i++) {
@@ -246,7 +246,7 @@ export class MemoryLink implements Link {
   txAlloc(count: number): number {
     this.#returnReserved(0);
     if (this.#closed) return 0;
-    const granted = Math.min(count, this.burstSize, this.#txFreeCount);
+    const granted = Math.min(whole(count), this.burstSize, this.#txFreeCount);
     const descriptors = this.txDescriptors;
     const capacity = this.frameSize - this.headroom;
     for (let i = 0; i < granted; i++) {
@@ -262,7 +262,7 @@ export class MemoryLink implements Link {
 
   /** Returns how many frames went on the wire; invalid ones are counted as drops. */
   txSubmit(count: number): number {
-    const submitted = Math.min(Math.max(count, 0), this.#txReservedCount);
+    const submitted = Math.min(whole(count), this.#txReservedCount);
     const descriptors = this.txDescriptors;
     const now = this.#clock.now();
     let sent = 0;
@@ -286,6 +286,10 @@ export class MemoryLink implements Link {
     return sent;
   }
 
+  /**
+   * Wakes the reader once per delivery that brings frames, and once at registration if frames
+   * already wait; a reader drains with `rxBurst` until it returns 0.
+   */
   onReadable(callback: (() => void) | null): void {
     this.#readable = callback;
     if (callback !== null && this.#rxReadyCount > 0 && !this.#wakeTimer.armed) {
@@ -497,4 +501,9 @@ function parseIPv4(text: string): number {
   }
   const error = new TypeError(`not an IPv4 address: ${JSON.stringify(text)}`);
   throw Object.assign(error, { code: 'ERR_INVALID_IP_ADDRESS' });
+}
+
+/** A caller's count as a whole number of frames: NaN, negatives and fractions cannot corrupt. */
+function whole(count: number): number {
+  return count > 0 ? Math.floor(count) : 0;
 }

@@ -229,7 +229,7 @@ export class CapturedLink implements Link {
     const descriptors = this.inner.txDescriptors;
     const memory = this.inner.memory;
     const largest = this.inner.mtu + 18;
-    const submitted = Math.min(count, this.#reserved);
+    const submitted = Math.min(whole(count), this.#reserved);
     this.#reserved = 0;
     for (let k = 0; k < submitted; k++) {
       const d = k * DESCRIPTOR_WORDS;
@@ -261,4 +261,9 @@ export class CapturedLink implements Link {
     await this.inner.close();
     if (this.ownsWriter) await this.writer.close();
   }
+}
+
+/** A caller's count as a whole number of frames: NaN, negatives and fractions cannot corrupt. */
+function whole(count: number): number {
+  return count > 0 ? Math.floor(count) : 0;
 }

@@ -42,6 +42,8 @@ export class TimerWheel {
   /** Every tick before this one has been expired; entries are filed at or after it. */
   #currentTick: number;
   #expiring = false;
+  /** The earliest deadline, or NaN when it must be searched for again. */
+  #earliest = Infinity;
 
   constructor(options: TimerWheelOptions = {}) {
     this.tickUs = options.tickUs ?? 1000;
@@ -84,8 +86,15 @@ export class TimerWheel {
     }
     if (!Number.isFinite(deadline)) throw new RangeError(`deadline must be finite: ${deadline}`);
     if (id >= this.#slotOf.length) this.#grow(id + 1);
-    if (this.#slotOf[id] !== NONE) this.#unlink(id);
-    else this.#size++;
+    if (this.#slotOf[id] !== NONE) {
+      if (this.#deadline[id] === this.#earliest && deadline > this.#earliest) {
+        this.#earliest = NaN;
+      }
+      this.#unlink(id);
+    } else {
+      this.#size++;
+    }
+    if (deadline < this.#earliest) this.#earliest = deadline;
 
     let tick = Math.floor(deadline / this.tickUs);
     if (!(tick >= this.#currentTick)) tick = this.#currentTick;
@@ -103,6 +112,7 @@ export class TimerWheel {
   /** Removes `id`'s deadline; true if it had one. */
   cancel(id: number): boolean {
     if (!this.has(id)) return false;
+    if (this.#deadline[id] === this.#earliest) this.#earliest = NaN;
     this.#unlink(id);
     this.#size--;
     return true;
@@ -131,6 +141,7 @@ export class TimerWheel {
       }
     }
     this.#currentTick = nowTick;
+    if (this.#dueHead !== NONE) this.#earliest = NaN;
 
     let fired = 0;
     this.#expiring = true;
@@ -149,11 +160,17 @@ export class TimerWheel {
   }
 
   /**
-   * The earliest deadline held, or `Infinity`. It searches up to one turn of slots, so call it
-   * once per burst of work (to arm a single clock timer), not once per frame.
+   * The earliest deadline held, or `Infinity`. It is remembered until the deadline holding it
+   * moves or fires; then the next call searches up to one turn of slots and the ids filed there.
    */
   nextDeadline(): number {
-    if (this.#size === 0) return Infinity;
+    if (this.#size === 0) return (this.#earliest = Infinity);
+    if (!Number.isNaN(this.#earliest)) return this.#earliest;
+    this.#earliest = this.#search();
+    return this.#earliest;
+  }
+
+  #search(): number {
     for (let i = 0; i < this.slots; i++) {
       const tick = this.#currentTick + i;
       let earliest = Infinity;

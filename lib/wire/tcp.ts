@@ -5,6 +5,7 @@
  * `TcpOptions.kinds`, so a parsed header written back gives the same bytes (unknown options
  * aside: they are skipped by their length and not kept).
  */
+import { inBounds, read16, read32, write16, write32 } from './bytes.js';
 import { finishChecksum, sumWords } from './checksum.js';
 
 export const FIN = 0x01,
@@ -114,26 +115,6 @@ export class TcpHeader {
   payloadLength = 0;
 }
 
-function read16(buf: Uint8Array, at: number): number {
-  return (buf[at] << 8) | buf[at + 1];
-}
-
-function read32(buf: Uint8Array, at: number): number {
-  return ((buf[at] << 24) | (buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]) >>> 0;
-}
-
-function write16(buf: Uint8Array, at: number, value: number): void {
-  buf[at] = value >>> 8;
-  buf[at + 1] = value;
-}
-
-function write32(buf: Uint8Array, at: number, value: number): void {
-  buf[at] = value >>> 24;
-  buf[at + 1] = value >>> 16;
-  buf[at + 2] = value >>> 8;
-  buf[at + 3] = value;
-}
-
 /**
  * Parse the options in `[start, end)`. A known option with a length other than its own, an
  * option length below 2 or one running past the header is malformed (RFC 9293 3.1: the
@@ -211,9 +192,7 @@ export function parseTcp(
   length: number,
   out: TcpHeader,
 ): TcpDropReason | undefined {
-  if (!(offset >= 0 && length >= TCP_MIN_HEADER_LENGTH && offset + length <= buf.length)) {
-    return 'tcp-truncated';
-  }
+  if (!inBounds(buf, offset, length, TCP_MIN_HEADER_LENGTH)) return 'tcp-truncated';
   const headerLength = (buf[offset + 12] >>> 4) * 4;
   // RFC 9293 3.1: the data offset counts 32-bit words and is at least 5.
   if (headerLength < TCP_MIN_HEADER_LENGTH || headerLength > length) {

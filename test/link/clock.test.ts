@@ -99,3 +99,27 @@ describe('RealClock', () => {
     expect(timer.armed).toBe(false);
   });
 });
+
+describe('clock arguments', () => {
+  it('refuses deadlines that are not finite', () => {
+    const clock = new VirtualClock();
+    expect(() => clock.at(Infinity, () => {})).toThrow(RangeError);
+    expect(() => clock.at(Number.NaN, () => {})).toThrow(RangeError);
+    expect(() => new RealClock().at(Infinity, () => {})).toThrow(RangeError);
+  });
+
+  it('waits out a real deadline beyond what setTimeout takes in one go', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    const clock = new RealClock({ unref: true });
+    let ran = false;
+    const timer = clock.at(clock.now() + 30 * 24 * 3600 * 1e6, () => (ran = true));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    process.off('warning', onWarning);
+    expect(timer.armed).toBe(true);
+    timer.cancel();
+    expect(ran).toBe(false);
+    expect(warnings).not.toContain('TimeoutOverflowWarning');
+  });
+});

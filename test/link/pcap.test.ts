@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../lib/link/clock.js';
+import { impair } from '../../lib/link/impair.js';
 import { createMemoryLinkPair } from '../../lib/link/memory.js';
 import { capture, PcapWriter } from '../../lib/link/pcap.js';
 import { readPcap } from '../../lib/link/pcap-reader.js';
@@ -79,12 +80,51 @@ describe('pcap writer', () => {
     }
   });
 
-  it('counts records it cannot write once the file has failed, and reports the failure', async () => {
+  it('counts records lost to a failed file, and reports the failure', async () => {
     const writer = PcapWriter.open(path.join(directory, 'missing', 'x.pcap'));
     await new Promise((resolve) => setTimeout(resolve, 20));
     writer.write(udpFrame(1), 0, 60, 0);
     expect(writer.dropped).toBe(1);
     await expect(writer.close()).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('capture on other links', () => {
+  it('records what an impaired link really sends and receives', async () => {
+    const file = path.join(directory, 'impaired.pcap');
+    const clock = new VirtualClock(START);
+    const [a, b] = createMemoryLinkPair({ clock });
+    const lossy = capture(impair(a, { clock, seed: 3, tx: { loss: 0.5 } }), file, { clock });
+    send(
+      lossy,
+      Array.from({ length: 40 }, (_, i) => udpFrame(i)),
+    );
+    clock.runUntilIdle();
+    const arrived = receiveAll(b);
+    send(b, [udpFrame(100)]);
+    clock.runUntilIdle();
+    expect(receiveAll(lossy)).toEqual([udpFrame(100)]);
+    await lossy.close();
+    const records = readPcap(readFileSync(file)).records;
+    // The capture sits above the impairment: it sees all 40 sent, then the one received.
+    expect(records).toHaveLength(41);
+    expect(arrived.length).toBeLessThan(30);
+    expect(new Uint8Array(records[40].data)).toEqual(udpFrame(100));
+  });
+
+  it('makes a live file readable without closing it', async () => {
+    const file = path.join(directory, 'live.pcap');
+    const writer = PcapWriter.open(file, { flushIntervalMs: 5 });
+    writer.write(udpFrame(1), 0, 60, START);
+    // The interval writes the chunk; the file system may take a while on a busy machine.
+    let records = 0;
+    for (let tries = 0; tries < 200 && records === 0; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      records = readPcap(readFileSync(file)).records.length;
+    }
+    expect(records).toBe(1);
+    expect(writer.frames).toBe(1);
+    await writer.close();
   });
 });
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createLab, type Lab } from '../../lib/lab/lab.js';
 import { openXdpLink, openXdpLinks } from '../../lib/link/xdp.js';
@@ -69,6 +70,31 @@ describeNeeding(['root', IP, ETHTOOL], 'AF_XDP link', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(await hasXdpProgram(lab.stack.netns, lab.stack.ifname)).toBe(false);
     expect(openFds()).toBe(before);
+  });
+
+  it('leaves no XDP program behind when its process is killed', async () => {
+    const code = `
+      const addon = require('node-gyp-build')(process.argv[1]);
+      globalThis.program = new addon.XdpProgram(process.argv[2], process.argv[3], 1, false);
+      console.log('attached');
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, [
+      '-e',
+      code,
+      root,
+      lab.stack.netnsPath,
+      lab.stack.ifname,
+    ]);
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    expect(await hasXdpProgram(lab.stack.netns, lab.stack.ifname)).toBe(true);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    let attached = true;
+    for (let i = 0; i < 50 && attached; i++) {
+      attached = await hasXdpProgram(lab.stack.netns, lab.stack.ifname);
+      if (attached) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(attached).toBe(false);
   });
 
   it('opens several queues sharing one UMEM', async () => {

@@ -53,7 +53,7 @@ describe('TimerWheel', () => {
     expect(expireAll(wheel, 1000)).toEqual([[0, 5]]);
   });
 
-  it('lets the callback reschedule and cancel, deferring new due deadlines to the next call', () => {
+  it('lets the callback reschedule and cancel; new due deadlines wait for the next call', () => {
     const wheel = new TimerWheel({ tickUs: 10, slots: 4 });
     for (let id = 0; id < 4; id++) wheel.schedule(id, 10 * id);
     const fired: number[] = [];
@@ -118,14 +118,14 @@ describe('TimerWheel', () => {
   it('agrees with a plain map of deadlines under any sequence of operations', () => {
     fc.assert(
       fc.property(
-        fc.array(operation, { maxLength: 200 }),
+        fc.array(fc.tuple(operation, fc.boolean()), { maxLength: 200 }),
         fc.integer({ min: 1, max: 50 }),
         fc.integer({ min: 1, max: 32 }),
         (operations, tickUs, slots) => {
           const wheel = new TimerWheel({ tickUs, slots, capacity: 4 });
           const model = new Map<number, number>();
           let now = 0;
-          for (const op of operations) {
+          for (const [op, peek] of operations) {
             if (op.kind === 'schedule') {
               wheel.schedule(op.id, now + op.delay);
               model.set(op.id, now + op.delay);
@@ -149,8 +149,8 @@ describe('TimerWheel', () => {
               expect(fired.sort(byId)).toEqual(due.sort(byId));
             }
             expect(wheel.size).toBe(model.size);
-            const earliest = Math.min(...model.values());
-            expect(wheel.nextDeadline()).toBe(earliest);
+            // Looking only now and then lets the remembered earliest deadline go stale.
+            if (peek) expect(wheel.nextDeadline()).toBe(Math.min(...model.values()));
           }
           for (let id = 0; id <= 40; id++) expect(wheel.deadline(id)).toBe(model.get(id) ?? -1);
         },

@@ -305,8 +305,8 @@ async function pingPong(
       p50Us: us(50),
       p99Us: us(99),
       p999Us: us(99.9),
-      // At the histogram's resolution, like the percentiles (the raw maximum can sit below
-      // the highest value equivalent to it that p99.9 reports).
+      // The percentiles report bucket-equivalent values; so must the maximum, or p99.9 may
+      // exceed it by a bucket width.
       maxUs: us(100),
       curve: CURVE_PERCENTILES.map((p) => [p, us(p)]),
     };

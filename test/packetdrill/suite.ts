@@ -1,0 +1,29 @@
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * The FreeBSD packetdrill suite, read-only next to the checkout: $PACKETDRILL_SUITE, else
+ * ../shared/conformance/tcp-testsuite from the repository (or from its worktree parent).
+ */
+export function findSuite(): string | undefined {
+  const candidates = [
+    process.env.PACKETDRILL_SUITE,
+    resolve(root, '../shared/conformance/tcp-testsuite'),
+    resolve(root, '../../shared/conformance/tcp-testsuite'),
+  ];
+  return candidates.find((c): c is string => c !== undefined && existsSync(c));
+}
+
+/** The groups whose IPv4 scripts must all pass or be skipped for a listed reason. */
+export const GROUPS = [
+  'state-event-engine',
+  'snd-syn',
+  'rcv-data-segments',
+  'rcv-icmp',
+  'snippets',
+] as const;
+
+export const fixtures = resolve(root, 'test/packetdrill/fixtures');
