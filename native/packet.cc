@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "checksum.h"
 #include "sys.h"
 
 namespace utcp {
@@ -65,6 +66,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     txFrameCount_ = o.Get("txFrames").As<Napi::Number>().Uint32Value();
     Napi::Uint32Array rxDescriptors = o.Get("rxDescriptors").As<Napi::Uint32Array>();
     Napi::Uint32Array txDescriptors = o.Get("txDescriptors").As<Napi::Uint32Array>();
+    verifyChecksums_ = o.Get("verifyChecksums").ToBoolean().Value();
     rxRef_ = Napi::Persistent(rxDescriptors);
     txRef_ = Napi::Persistent(txDescriptors);
     rxOut_ = rxDescriptors.Data();
@@ -73,7 +75,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
         std::min(rxDescriptors.ElementLength(), txDescriptors.ElementLength()) / 3);
     long page = sysconf(_SC_PAGESIZE);
     if (blockSize_ == 0 || blockSize_ % page != 0 || blockCount_ == 0 || txFrameCount_ == 0 ||
-        txFrameSize_ % page != 0 || txFrameSize_ <= kTxDataAt || burstSize_ == 0) {
+        txFrameSize_ % page != 0 || txFrameSize_ <= kTxDataAt || txFrameSize_ > 65536 ||
+        burstSize_ == 0) {
       ThrowErrno(env, EINVAL, "ring layout (page multiples)", nullptr);
       return;
     }
@@ -234,7 +237,8 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
       auto* frame = reinterpret_cast<struct tpacket3_hdr*>(next_);
       rxOut_[3 * n] = static_cast<uint32_t>(next_ - map_) + frame->tp_mac;
       rxOut_[3 * n + 1] = frame->tp_snaplen;
-      rxOut_[3 * n + 2] = (frame->tp_status & TP_STATUS_CSUM_VALID) ? 1 : 0;
+      uint8_t* data = next_ + frame->tp_mac;
+      rxOut_[3 * n + 2] = verifyChecksums_ && VerifyIpv4Frame(data, frame->tp_snaplen) ? 1 : 0;
       bytes += frame->tp_snaplen;
       n++;
       if (--remaining_ == 0) {
@@ -293,6 +297,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
         counters_.txBadDescriptor++;
         break;
       }
+      if (txIn_[3 * sent + 2] & 1) FillIpv4Frame(map_ + offset, length);
       struct tpacket3_hdr* header = TxSlot(slot);
       header->tp_len = length;
       header->tp_snaplen = length;
@@ -384,6 +389,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   size_t mapLength_ = 0, rxLength_ = 0;
   uint32_t blockSize_ = 0, blockCount_ = 0, txFrameSize_ = 0, txFrameCount_ = 0;
   uint32_t burstSize_ = 0;
+  bool verifyChecksums_ = true;
   uint32_t block_ = 0, remaining_ = 0;
   uint8_t* next_ = nullptr;
   std::vector<uint32_t> held_;

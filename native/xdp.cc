@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "bpf.h"
+#include "checksum.h"
 
 #ifndef SO_PREFER_BUSY_POLL
 #define SO_PREFER_BUSY_POLL 69
@@ -57,7 +58,7 @@ uint32_t XdpQueue::RxBurst(uint32_t* out, uint32_t max) {
     const struct xdp_desc& d = ring[(at + i) & rx.mask];
     out[3 * i] = static_cast<uint32_t>(d.addr);
     out[3 * i + 1] = d.len;
-    out[3 * i + 2] = 0;
+    out[3 * i + 2] = verifyChecksums && VerifyIpv4Frame(umem + d.addr, d.len) ? 1 : 0;
     held[i] = d.addr;
     bytes += d.len;
   }
@@ -101,6 +102,8 @@ void XdpQueue::ReapCompletions() {
 uint32_t XdpQueue::TxAlloc(uint32_t* out, uint32_t count) {
   // Frames reserved earlier and never submitted return first.
   while (reservedCount > 0) txFree[txFreeCount++] = reserved[--reservedCount];
+  // Frames a previous kick left in the ring (the device was busy) are pushed on now.
+  if (*tx.producer != __atomic_load_n(tx.consumer, __ATOMIC_ACQUIRE)) KickTx();
   ReapCompletions();
   if (count > burstSize) count = burstSize;
   if (count > txFreeCount) count = txFreeCount;
@@ -131,6 +134,7 @@ uint32_t XdpQueue::TxSubmit(const uint32_t* in, uint32_t count) {
       counters.txBadDescriptor++;
       continue;
     }
+    if (in[3 * i + 2] & 1) FillIpv4Frame(umem + offset, length);
     struct xdp_desc& d = ring[(at + sent) & tx.mask];
     d.addr = offset;
     d.len = length;
@@ -321,8 +325,6 @@ class XdpProgram : public Napi::ObjectWrap<XdpProgram> {
 
 class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
  public:
-  static Napi::FunctionReference* constructor;
-
   static Napi::Function Define(Napi::Env env) {
     Napi::Function f = DefineClass(
         env, "XdpSocket",
@@ -336,7 +338,8 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
          InstanceMethod("benchLoop", &XdpSocket::BenchLoop),
          InstanceAccessor("fd", &XdpSocket::Fd, nullptr),
          InstanceAccessor("bindMode", &XdpSocket::BindMode, nullptr)});
-    constructor = new Napi::FunctionReference(Napi::Persistent(f));
+    // Kept per environment (main thread and each worker load the addon separately).
+    env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(f)));
     return f;
   }
 
@@ -366,6 +369,7 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
     std::string mode = o.Get("mode").As<Napi::String>().Utf8Value();
     Napi::Value shareWith = o.Get("shareWith");
     q_.busyPoll = o.Get("busyPoll").ToBoolean().Value();
+    q_.verifyChecksums = o.Get("verifyChecksums").ToBoolean().Value();
     q_.frameSize = frameSize;
     q_.headroom = o.Get("headroom").As<Napi::Number>().Uint32Value();
     q_.burstSize = static_cast<uint32_t>(
@@ -377,6 +381,7 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
     rxOut_ = rxDescriptors.Data();
     txIn_ = txDescriptors.Data();
     uint8_t* base = memory.Data();
+    q_.umem = base;
     uint64_t length = memory.ByteLength();
     if (q_.burstSize == 0 || ringSize == 0 || frameSize < 2048 || frameCount < 2 ||
         reinterpret_cast<uintptr_t>(base) % 4096 != 0 || length % frameSize != 0 ||
@@ -408,7 +413,8 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
 
     XdpSocket* owner = nullptr;
     if (shareWith.IsObject()) {
-      if (!shareWith.As<Napi::Object>().InstanceOf(constructor->Value())) {
+      Napi::Function socketClass = env.GetInstanceData<Napi::FunctionReference>()->Value();
+      if (!shareWith.As<Napi::Object>().InstanceOf(socketClass)) {
         ThrowErrno(env, EINVAL, "shareWith must be an XdpSocket", nullptr);
         return;
       }
@@ -663,7 +669,6 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
   Napi::ObjectReference ownerRef_;
 };
 
-Napi::FunctionReference* XdpSocket::constructor = nullptr;
 
 // pageOffset(bytes: Uint8Array) -> bytes to skip so that the rest starts on a page.
 Napi::Value PageOffset(const Napi::CallbackInfo& info) {

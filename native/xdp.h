@@ -66,6 +66,9 @@ class XdpQueue {
 
   int fd = -1;
   bool busyPoll = false;
+  // Verify IPv4/TCP/UDP/ICMP checksums of received frames and flag the good ones.
+  bool verifyChecksums = true;
+  uint8_t* umem = nullptr;
   uint32_t frameSize = 0;
   uint32_t headroom = 0;
   uint32_t burstSize = 0;

@@ -30,6 +30,8 @@ export interface PacketOptions {
   frameSize?: number;
   txFrames?: number;
   burstSize?: number;
+  /** As for AF_XDP: verify received checksums in the burst call (default true). */
+  verifyChecksums?: boolean;
 }
 
 interface NativePacketSocket {
@@ -128,6 +130,7 @@ export class PacketLink implements Link {
       txFrames: options.txFrames ?? 1024,
       rxDescriptors: this.rxDescriptors,
       txDescriptors: this.txDescriptors,
+      verifyChecksums: options.verifyChecksums ?? true,
     });
     this.name = `packet:${options.ifname}`;
     this.mtu = info.mtu;
@@ -151,7 +154,10 @@ export class PacketLink implements Link {
   }
 
   txSubmit(count: number): number {
-    return this.#socket.txSubmit(count);
+    const sent = this.#socket.txSubmit(count);
+    // Slots go out in ring order, so the burst stops at the first bad descriptor.
+    if (sent < count) debug('%s: %d frames dropped (tx-bad-descriptor)', this.name, count - sent);
+    return sent;
   }
 
   onReadable(callback: (() => void) | null): void {
@@ -210,6 +216,7 @@ export async function openLink(options: XdpOptions & { queue?: number }): Promis
       netns: options.netns,
       steering: options.steering,
       burstSize: options.burstSize,
+      verifyChecksums: options.verifyChecksums,
     });
   }
   return link;
