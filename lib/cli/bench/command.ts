@@ -398,7 +398,7 @@ function withSegmentCosts(
   return out;
 }
 
-function buildDocument(
+export function buildDocument(
   options: BenchOptions,
   runs: Run[],
   problems: string[],
