@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "bpf.h"
+#include "checksum.h"
 
 #ifndef SO_PREFER_BUSY_POLL
 #define SO_PREFER_BUSY_POLL 69
@@ -27,6 +28,8 @@ constexpr const char* kCapSocket = "CAP_NET_RAW";
 constexpr const char* kCapBpf = "CAP_BPF (or CAP_SYS_ADMIN)";
 constexpr const char* kCapAttach = "CAP_NET_ADMIN";
 constexpr const char* kCapNetns = "CAP_SYS_ADMIN to enter the network namespace";
+// An Ethernet header is the least a frame holds.
+constexpr uint32_t kMinFrame = 14;
 // Steering addresses one interface can hold.
 constexpr uint32_t kMaxAddresses = 256;
 
@@ -57,7 +60,7 @@ uint32_t XdpQueue::RxBurst(uint32_t* out, uint32_t max) {
     const struct xdp_desc& d = ring[(at + i) & rx.mask];
     out[3 * i] = static_cast<uint32_t>(d.addr);
     out[3 * i + 1] = d.len;
-    out[3 * i + 2] = 0;
+    out[3 * i + 2] = verifyChecksums && VerifyIpv4Frame(umem + d.addr, d.len) ? 1 : 0;
     held[i] = d.addr;
     bytes += d.len;
   }
@@ -101,6 +104,8 @@ void XdpQueue::ReapCompletions() {
 uint32_t XdpQueue::TxAlloc(uint32_t* out, uint32_t count) {
   // Frames reserved earlier and never submitted return first.
   while (reservedCount > 0) txFree[txFreeCount++] = reserved[--reservedCount];
+  // Frames a previous kick left in the ring (the device was busy) are pushed on now.
+  if (*tx.producer != __atomic_load_n(tx.consumer, __ATOMIC_ACQUIRE)) KickTx();
   ReapCompletions();
   if (count > burstSize) count = burstSize;
   if (count > txFreeCount) count = txFreeCount;
@@ -126,11 +131,13 @@ uint32_t XdpQueue::TxSubmit(const uint32_t* in, uint32_t count) {
     uint32_t length = in[3 * i + 1];
     uint64_t chunk = reserved[i];
     // A caller may move the start into the headroom, but never out of its own frame.
-    if (offset < chunk || offset + length > chunk + frameSize || length == 0) {
+    if (offset < chunk || offset + length > chunk + frameSize || length < kMinFrame ||
+        length > maxFrameLength) {
       txFree[txFreeCount++] = chunk;
       counters.txBadDescriptor++;
       continue;
     }
+    if (in[3 * i + 2] & 1) FillIpv4Frame(umem + offset, length);
     struct xdp_desc& d = ring[(at + sent) & tx.mask];
     d.addr = offset;
     d.len = length;
@@ -321,8 +328,6 @@ class XdpProgram : public Napi::ObjectWrap<XdpProgram> {
 
 class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
  public:
-  static Napi::FunctionReference* constructor;
-
   static Napi::Function Define(Napi::Env env) {
     Napi::Function f = DefineClass(
         env, "XdpSocket",
@@ -336,7 +341,8 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
          InstanceMethod("benchLoop", &XdpSocket::BenchLoop),
          InstanceAccessor("fd", &XdpSocket::Fd, nullptr),
          InstanceAccessor("bindMode", &XdpSocket::BindMode, nullptr)});
-    constructor = new Napi::FunctionReference(Napi::Persistent(f));
+    // Kept per environment (main thread and each worker load the addon separately).
+    env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(f)));
     return f;
   }
 
@@ -349,7 +355,7 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
                       {{"netns", 's'}, {"ifname", 's'}, {"queue", 'n'}, {"memory", 'b'},
                        {"frameSize", 'n'}, {"firstFrame", 'n'}, {"frameCount", 'n'},
                        {"ringSize", 'n'}, {"headroom", 'n'}, {"rxDescriptors", 'u'},
-                       {"txDescriptors", 'u'}, {"mode", 's'}})) {
+                       {"txDescriptors", 'u'}, {"mode", 's'}, {"maxFrameLength", 'n'}})) {
       return;
     }
     Napi::Object o = info[0].As<Napi::Object>();
@@ -366,8 +372,10 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
     std::string mode = o.Get("mode").As<Napi::String>().Utf8Value();
     Napi::Value shareWith = o.Get("shareWith");
     q_.busyPoll = o.Get("busyPoll").ToBoolean().Value();
+    q_.verifyChecksums = o.Get("verifyChecksums").ToBoolean().Value();
     q_.frameSize = frameSize;
     q_.headroom = o.Get("headroom").As<Napi::Number>().Uint32Value();
+    q_.maxFrameLength = o.Get("maxFrameLength").As<Napi::Number>().Uint32Value();
     q_.burstSize = static_cast<uint32_t>(
         std::min(rxDescriptors.ElementLength(), txDescriptors.ElementLength()) / 3);
 
@@ -377,6 +385,7 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
     rxOut_ = rxDescriptors.Data();
     txIn_ = txDescriptors.Data();
     uint8_t* base = memory.Data();
+    q_.umem = base;
     uint64_t length = memory.ByteLength();
     if (q_.burstSize == 0 || ringSize == 0 || frameSize < 2048 || frameCount < 2 ||
         reinterpret_cast<uintptr_t>(base) % 4096 != 0 || length % frameSize != 0 ||
@@ -408,7 +417,8 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
 
     XdpSocket* owner = nullptr;
     if (shareWith.IsObject()) {
-      if (!shareWith.As<Napi::Object>().InstanceOf(constructor->Value())) {
+      Napi::Function socketClass = env.GetInstanceData<Napi::FunctionReference>()->Value();
+      if (!shareWith.As<Napi::Object>().InstanceOf(socketClass)) {
         ThrowErrno(env, EINVAL, "shareWith must be an XdpSocket", nullptr);
         return;
       }
@@ -663,7 +673,6 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
   Napi::ObjectReference ownerRef_;
 };
 
-Napi::FunctionReference* XdpSocket::constructor = nullptr;
 
 // pageOffset(bytes: Uint8Array) -> bytes to skip so that the rest starts on a page.
 Napi::Value PageOffset(const Napi::CallbackInfo& info) {

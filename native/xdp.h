@@ -66,8 +66,12 @@ class XdpQueue {
 
   int fd = -1;
   bool busyPoll = false;
+  // Verify IPv4/TCP/UDP/ICMP checksums of received frames and flag the good ones.
+  bool verifyChecksums = true;
+  uint8_t* umem = nullptr;
   uint32_t frameSize = 0;
   uint32_t headroom = 0;
+  uint32_t maxFrameLength = 0;
   uint32_t burstSize = 0;
   XdpRing fill, completion, rx, tx;
   std::vector<uint64_t> held;      // RX frames lent to the caller

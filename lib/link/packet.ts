@@ -30,6 +30,8 @@ export interface PacketOptions {
   frameSize?: number;
   txFrames?: number;
   burstSize?: number;
+  /** As for AF_XDP: verify received checksums in the burst call (default true). */
+  verifyChecksums?: boolean;
 }
 
 interface NativePacketSocket {
@@ -128,6 +130,9 @@ export class PacketLink implements Link {
       txFrames: options.txFrames ?? 1024,
       rxDescriptors: this.rxDescriptors,
       txDescriptors: this.txDescriptors,
+      verifyChecksums: options.verifyChecksums ?? true,
+      // Ethernet header plus one 802.1Q tag around an MTU-sized packet.
+      maxFrameLength: info.mtu + 18,
     });
     this.name = `packet:${options.ifname}`;
     this.mtu = info.mtu;
@@ -151,7 +156,9 @@ export class PacketLink implements Link {
   }
 
   txSubmit(count: number): number {
-    return this.#socket.txSubmit(count);
+    const sent = this.#socket.txSubmit(count);
+    if (sent < count) debug('%s: %d frames dropped (tx-bad-descriptor)', this.name, count - sent);
+    return sent;
   }
 
   onReadable(callback: (() => void) | null): void {
@@ -210,6 +217,7 @@ export async function openLink(options: XdpOptions & { queue?: number }): Promis
       netns: options.netns,
       steering: options.steering,
       burstSize: options.burstSize,
+      verifyChecksums: options.verifyChecksums,
     });
   }
   return link;

@@ -35,6 +35,12 @@ export interface XdpOptions {
   genericXdp?: boolean;
   /** Ask the kernel to busy-poll the queue from the burst calls instead of interrupts. */
   busyPoll?: boolean;
+  /**
+   * Verify IPv4 and TCP/UDP/ICMP checksums of received frames in the burst call and set
+   * RX_FLAG_CHECKSUM_VERIFIED on good ones (default true). TX_FLAG_FILL_CHECKSUMS on a TX
+   * descriptor is always honoured.
+   */
+  verifyChecksums?: boolean;
   /** Attempts when a queue is busy (another socket still bound) before EBUSY (default 5). */
   busyRetries?: number;
 }
@@ -172,7 +178,11 @@ export class XdpLink implements Link {
   }
 
   txSubmit(count: number): number {
-    return this.socket.txSubmit(count);
+    const sent = this.socket.txSubmit(count);
+    // The TX ring has a slot for every TX frame, so only a frame outside its buffer, shorter
+    // than an Ethernet header or longer than the MTU allows is refused.
+    if (sent < count) debug('%s: %d frames dropped (tx-bad-descriptor)', this.name, count - sent);
+    return sent;
   }
 
   onReadable(callback: (() => void) | null): void {
@@ -256,11 +266,14 @@ export async function openXdpLinks(options: XdpOptions): Promise<XdpLink[]> {
         frameCount: framesPerQueue,
         ringSize,
         headroom: TX_HEADROOM,
+        // Ethernet header plus one 802.1Q tag around an MTU-sized packet.
+        maxFrameLength: info.mtu + 18,
         rxDescriptors: rx,
         txDescriptors: tx,
         shareWith: owner,
         mode: options.bindMode ?? 'auto',
         busyPoll: options.busyPoll ?? false,
+        verifyChecksums: options.verifyChecksums ?? true,
       });
       owner ??= socket;
       group.open++;
