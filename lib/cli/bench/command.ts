@@ -45,7 +45,7 @@ export interface BenchOptions {
 }
 
 const SETS: Record<NonNullable<BenchOptions['only']>, WorkloadName[]> = {
-  throughput: ['send', 'recv'],
+  throughput: ['send', 'recv', 'send_multi', 'recv_multi'],
   latency: ['rr1', 'rr1k'],
   crr: ['crr'],
 };
@@ -112,9 +112,9 @@ export interface PlanStep {
 
 /** What runs, in order: the kernel first (no XDP program attached yet), utcp after. */
 export function plan(options: BenchOptions): PlanStep[] {
-  const workloads: WorkloadName[] = options.only
-    ? SETS[options.only]
-    : [...SETS.throughput, ...SETS.latency, ...SETS.crr];
+  const workloads: WorkloadName[] = (
+    options.only ? SETS[options.only] : [...SETS.throughput, ...SETS.latency, ...SETS.crr]
+  ).filter((w) => options.connections > 1 || !w.endsWith('_multi'));
   const primary = options.pin ?? 'split';
   if (options.link === 'memory') return [{ stack: 'utcp', placement: primary, workloads }];
   const steps: PlanStep[] = [
@@ -329,7 +329,8 @@ async function runOne(
     workload,
     host: arena.peerAddress,
     durationMs: options.duration * 1000,
-    connections: workload === 'rr1' || workload === 'rr1k' ? 1 : options.connections,
+    // Bulk runs on one connection, and on -c N in the `_multi` runs; ping-pong on one.
+    connections: workload.endsWith('_multi') || workload === 'crr' ? options.connections : 1,
   };
   await arena.peer.mark();
   let outcome;
@@ -459,11 +460,14 @@ function formatReport(document: BenchDocument): string {
     document.env.link === 'memory'
       ? `${String(document.env.note)}:\n`
       : `placement ${placement}:\n`;
-  text += formatTable([
-    ['kernel', document.kernel],
-    ['kernel_offloads', document.kernel_offloads],
-    ['utcp', document.utcp],
-  ]);
+  text += formatTable(
+    [
+      ['kernel', document.kernel],
+      ['kernel_offloads', document.kernel_offloads],
+      ['utcp', document.utcp],
+    ],
+    Number(document.env.connections),
+  );
   text += '\n';
   if (document.utcp_same || document.kernel_same) {
     text += '\nplacement same (client and peer on one CPU):\n';
@@ -497,7 +501,7 @@ function formatReport(document: BenchDocument): string {
 function describeProgress(name: string, progress: Progress, durationMs: number): string {
   const seconds = `${(progress.elapsedMs / 1000).toFixed(1)}/${durationMs / 1000}s`;
   const done =
-    progress.workload === 'send' || progress.workload === 'recv'
+    progress.workload.startsWith('send') || progress.workload.startsWith('recv')
       ? `${((progress.done * 8) / (progress.elapsedMs * 1e6)).toFixed(2)} Gbit/s`
       : `${progress.done} ${progress.workload === 'crr' ? 'connections' : 'round trips'}`;
   return `${name}  ${seconds}  ${done}`;
