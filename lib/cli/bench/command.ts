@@ -392,8 +392,13 @@ function withSegmentCosts(
   for (const [key, summary] of Object.entries(profiles)) {
     const [stack, placement] = key.split(' ');
     const segments = segmentsOf(runs, stack, placement);
+    // CPU time from the process's own accounting: the profiler's sample intervals are wall
+    // time, which on a busy machine includes time the process waited for a CPU.
+    const cpuMs = runs
+      .filter((r) => r.stack === stack && r.placement === placement && r.clientCpuPct !== null)
+      .reduce((sum, r) => sum + (r.clientCpuPct! / 100) * r.result.elapsedMs, 0);
     const usPerSegment =
-      segments && segments > 0 ? Number(((summary.busyMs * 1000) / segments).toFixed(2)) : null;
+      segments && segments > 0 ? Number(((cpuMs * 1000) / segments).toFixed(2)) : null;
     out[key] = { ...summary, segments, usPerSegment };
   }
   return out;
@@ -488,8 +493,8 @@ function formatReport(document: BenchDocument): string {
     const perSegment =
       profile.usPerSegment === null
         ? ''
-        : `, ${profile.usPerSegment} µs per segment over ${profile.segments} segments`;
-    text += `\n${key} client: ${profile.busyMs} ms of CPU${perSegment}; by self time:\n`;
+        : `: ${profile.usPerSegment} µs of CPU per segment over ${profile.segments} segments`;
+    text += `\n${key} client${perSegment}; share of profiled time by function:\n`;
     for (const f of profile.top.slice(0, 12)) {
       text += `  ${f.pct.toFixed(1).padStart(5)}%  ${f.where}\n`;
     }
