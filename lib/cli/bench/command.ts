@@ -199,6 +199,8 @@ async function labArena(options: BenchOptions): Promise<Arena> {
         address: lab.record.utcpAddress,
         prefixLength: 24,
         mtu: options.mtu,
+        // Limitation: --busy-poll applies to utcp only; the kernel's busy_read/busy_poll sysctls
+        // are global, not per namespace; fixing it needs SO_BUSY_POLL on the client's sockets.
         busyPoll: options.busyPoll,
       };
       const profile = options.cpuProf
