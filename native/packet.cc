@@ -25,6 +25,8 @@ constexpr const char* kCapSocket = "CAP_NET_RAW";
 // Frame to send starts here in its TX ring slot; the slot's header takes the first bytes.
 constexpr uint32_t kTxDataAt = 256;
 constexpr uint32_t kTxHeaderRoom = 64;
+// An Ethernet header is the least a frame holds.
+constexpr uint32_t kMinFrame = 14;
 
 struct PacketCounters {
   double rxFrames = 0, rxBytes = 0, txFrames = 0, txBytes = 0, txBadDescriptor = 0;
@@ -54,7 +56,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     if (!CheckOptions(env, info[0],
                       {{"netns", 's'}, {"ifname", 's'}, {"blockSize", 'n'}, {"blockCount", 'n'},
                        {"frameSize", 'n'}, {"txFrames", 'n'}, {"rxDescriptors", 'u'},
-                       {"txDescriptors", 'u'}})) {
+                       {"txDescriptors", 'u'}, {"maxFrameLength", 'n'}})) {
       return;
     }
     Napi::Object o = info[0].As<Napi::Object>();
@@ -67,6 +69,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     Napi::Uint32Array rxDescriptors = o.Get("rxDescriptors").As<Napi::Uint32Array>();
     Napi::Uint32Array txDescriptors = o.Get("txDescriptors").As<Napi::Uint32Array>();
     verifyChecksums_ = o.Get("verifyChecksums").ToBoolean().Value();
+    maxFrameLength_ = o.Get("maxFrameLength").As<Napi::Number>().Uint32Value();
     rxRef_ = Napi::Persistent(rxDescriptors);
     txRef_ = Napi::Persistent(txDescriptors);
     rxOut_ = rxDescriptors.Data();
@@ -285,26 +288,33 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
     if (count > reserved_) count = reserved_;
     uint32_t sent = 0;
     uint64_t bytes = 0;
-    for (; sent < count; sent++) {
-      uint32_t slot = (txNext_ + sent) % txFrameCount_;
+    for (uint32_t i = 0; i < count; i++) {
+      uint32_t slot = (txNext_ + i) % txFrameCount_;
       size_t start = rxLength_ + size_t{slot} * txFrameSize_;
-      size_t offset = txIn_[3 * sent];
-      uint32_t length = txIn_[3 * sent + 1];
-      // The kernel sends slots in order and stops at the first one not requested, so the
-      // burst ends at the first descriptor that left its slot.
+      size_t offset = txIn_[3 * i];
+      uint32_t length = txIn_[3 * i + 1];
       if (offset < start + kTxHeaderRoom || offset + length > start + txFrameSize_ ||
-          length == 0) {
+          length < kMinFrame || length > maxFrameLength_) {
         counters_.txBadDescriptor++;
-        break;
+        continue;
       }
-      if (txIn_[3 * sent + 2] & 1) FillIpv4Frame(map_ + offset, length);
-      struct tpacket3_hdr* header = TxSlot(slot);
+      if (txIn_[3 * i + 2] & 1) FillIpv4Frame(map_ + offset, length);
+      // The kernel sends slots in ring order and stops at the first one not requested, so a
+      // refused frame leaves no hole: later frames move down a slot (a copy only on this
+      // error path).
+      uint32_t target = (txNext_ + sent) % txFrameCount_;
+      size_t targetStart = rxLength_ + size_t{target} * txFrameSize_;
+      if (target != slot) {
+        std::memmove(map_ + targetStart + (offset - start), map_ + offset, length);
+      }
+      struct tpacket3_hdr* header = TxSlot(target);
       header->tp_len = length;
       header->tp_snaplen = length;
       header->tp_mac = static_cast<uint16_t>(offset - start);
       header->tp_next_offset = 0;
       __atomic_store_n(&header->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
       bytes += length;
+      sent++;
     }
     txNext_ = (txNext_ + sent) % txFrameCount_;
     reserved_ = 0;
@@ -390,6 +400,7 @@ class PacketSocket : public Napi::ObjectWrap<PacketSocket> {
   uint32_t blockSize_ = 0, blockCount_ = 0, txFrameSize_ = 0, txFrameCount_ = 0;
   uint32_t burstSize_ = 0;
   bool verifyChecksums_ = true;
+  uint32_t maxFrameLength_ = 0;
   uint32_t block_ = 0, remaining_ = 0;
   uint8_t* next_ = nullptr;
   std::vector<uint32_t> held_;

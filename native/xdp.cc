@@ -28,6 +28,8 @@ constexpr const char* kCapSocket = "CAP_NET_RAW";
 constexpr const char* kCapBpf = "CAP_BPF (or CAP_SYS_ADMIN)";
 constexpr const char* kCapAttach = "CAP_NET_ADMIN";
 constexpr const char* kCapNetns = "CAP_SYS_ADMIN to enter the network namespace";
+// An Ethernet header is the least a frame holds.
+constexpr uint32_t kMinFrame = 14;
 // Steering addresses one interface can hold.
 constexpr uint32_t kMaxAddresses = 256;
 
@@ -129,7 +131,8 @@ uint32_t XdpQueue::TxSubmit(const uint32_t* in, uint32_t count) {
     uint32_t length = in[3 * i + 1];
     uint64_t chunk = reserved[i];
     // A caller may move the start into the headroom, but never out of its own frame.
-    if (offset < chunk || offset + length > chunk + frameSize || length == 0) {
+    if (offset < chunk || offset + length > chunk + frameSize || length < kMinFrame ||
+        length > maxFrameLength) {
       txFree[txFreeCount++] = chunk;
       counters.txBadDescriptor++;
       continue;
@@ -352,7 +355,7 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
                       {{"netns", 's'}, {"ifname", 's'}, {"queue", 'n'}, {"memory", 'b'},
                        {"frameSize", 'n'}, {"firstFrame", 'n'}, {"frameCount", 'n'},
                        {"ringSize", 'n'}, {"headroom", 'n'}, {"rxDescriptors", 'u'},
-                       {"txDescriptors", 'u'}, {"mode", 's'}})) {
+                       {"txDescriptors", 'u'}, {"mode", 's'}, {"maxFrameLength", 'n'}})) {
       return;
     }
     Napi::Object o = info[0].As<Napi::Object>();
@@ -372,6 +375,7 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
     q_.verifyChecksums = o.Get("verifyChecksums").ToBoolean().Value();
     q_.frameSize = frameSize;
     q_.headroom = o.Get("headroom").As<Napi::Number>().Uint32Value();
+    q_.maxFrameLength = o.Get("maxFrameLength").As<Napi::Number>().Uint32Value();
     q_.burstSize = static_cast<uint32_t>(
         std::min(rxDescriptors.ElementLength(), txDescriptors.ElementLength()) / 3);
 

@@ -71,6 +71,7 @@ class XdpQueue {
   uint8_t* umem = nullptr;
   uint32_t frameSize = 0;
   uint32_t headroom = 0;
+  uint32_t maxFrameLength = 0;
   uint32_t burstSize = 0;
   XdpRing fill, completion, rx, tx;
   std::vector<uint64_t> held;      // RX frames lent to the caller

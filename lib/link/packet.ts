@@ -131,6 +131,8 @@ export class PacketLink implements Link {
       rxDescriptors: this.rxDescriptors,
       txDescriptors: this.txDescriptors,
       verifyChecksums: options.verifyChecksums ?? true,
+      // Ethernet header plus one 802.1Q tag around an MTU-sized packet.
+      maxFrameLength: info.mtu + 18,
     });
     this.name = `packet:${options.ifname}`;
     this.mtu = info.mtu;
@@ -155,7 +157,6 @@ export class PacketLink implements Link {
 
   txSubmit(count: number): number {
     const sent = this.#socket.txSubmit(count);
-    // Slots go out in ring order, so the burst stops at the first bad descriptor.
     if (sent < count) debug('%s: %d frames dropped (tx-bad-descriptor)', this.name, count - sent);
     return sent;
   }

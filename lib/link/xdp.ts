@@ -179,8 +179,8 @@ export class XdpLink implements Link {
 
   txSubmit(count: number): number {
     const sent = this.socket.txSubmit(count);
-    // The TX ring has a slot for every TX frame, so only a descriptor pointing outside its
-    // own frame (or of length 0) is refused.
+    // The TX ring has a slot for every TX frame, so only a frame outside its buffer, shorter
+    // than an Ethernet header or longer than the MTU allows is refused.
     if (sent < count) debug('%s: %d frames dropped (tx-bad-descriptor)', this.name, count - sent);
     return sent;
   }
@@ -266,6 +266,8 @@ export async function openXdpLinks(options: XdpOptions): Promise<XdpLink[]> {
         frameCount: framesPerQueue,
         ringSize,
         headroom: TX_HEADROOM,
+        // Ethernet header plus one 802.1Q tag around an MTU-sized packet.
+        maxFrameLength: info.mtu + 18,
         rxDescriptors: rx,
         txDescriptors: tx,
         shareWith: owner,

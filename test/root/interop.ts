@@ -145,6 +145,7 @@ export function stackOn(
     clock: options.clock,
     secret: options.secret,
     tcp: INTEROP_TCP,
+    pcap: process.env.UTCP_INTEROP_PCAP,
   });
 }
 

@@ -3,7 +3,16 @@ import { createLab, type Lab } from '../../lib/lab/lab.js';
 import { addressFilter, openLink, openPacketLink, PacketLink } from '../../lib/link/packet.js';
 import { XdpLink } from '../../lib/link/xdp.js';
 import { describeNeeding, ETHTOOL, IP } from '../helpers/needs.js';
-import { collect, linkSend, openFds, peerReceive, peerSend, run, waitFor } from './peer.js';
+import {
+  collect,
+  linkSend,
+  macBytes,
+  openFds,
+  peerReceive,
+  peerSend,
+  run,
+  waitFor,
+} from './peer.js';
 
 describeNeeding(['root', IP, ETHTOOL], 'AF_PACKET link', () => {
   let lab: Lab;
@@ -29,8 +38,34 @@ describeNeeding(['root', IP, ETHTOOL], 'AF_PACKET link', () => {
     await link.close();
   });
 
-  it('counts a flood from the peer exactly', async () => {
+  it('refuses a bad descriptor and still sends the frames after it', async () => {
     const link = openPacketLink({ ifname: lab.stack.ifname, netns: lab.stack.netnsPath });
+    const capture = await peerReceive(lab, 3, 1);
+    // Three numbered frames; the middle one is too short to be a frame.
+    expect(linkSend(link, lab.peer.mac, 1, 60)).toBe(1);
+    expect(link.txAlloc(3)).toBe(3);
+    const d = link.txDescriptors;
+    const dst = macBytes(lab.peer.mac);
+    for (let i = 0; i < 3; i++) {
+      const at = d[3 * i];
+      link.memory.set(dst, at);
+      link.memory.set(link.mac, at + 6);
+      link.memory.set([0x88, 0xb5, 0, 0, 0, 10 + i], at + 12);
+      d[3 * i + 1] = i === 1 ? 10 : 60;
+    }
+    expect(link.txSubmit(3)).toBe(2);
+    expect(link.stats().drops['tx-bad-descriptor']).toBe(1);
+    const result = await capture.result;
+    expect(result.first).toEqual([0, 10, 12]);
+    await link.close();
+  });
+
+  it('counts a flood from the peer exactly', async () => {
+    const link = openPacketLink({
+      ifname: lab.stack.ifname,
+      netns: lab.stack.netnsPath,
+      blockCount: 128,
+    });
     const { seen } = collect(link);
     const count = 20_000;
     await peerSend(lab, lab.stack.mac, count, 64);

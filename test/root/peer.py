@@ -68,6 +68,7 @@ def recv(ifname, ethertype, count, timeout):
         "distinct": len(seen),
         "lengths": sorted(set(lengths)),
         "sources": sorted(sources),
+        "first": sorted(seen)[:16],
     }), flush=True)
 
 

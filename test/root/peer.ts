@@ -17,6 +17,8 @@ export interface PeerCapture {
   distinct: number;
   lengths: number[];
   sources: string[];
+  /** The lowest sequence numbers seen, at most 16. */
+  first: number[];
 }
 
 /** Sends `count` numbered frames from the peer side of the lab to `dstMac`. */
