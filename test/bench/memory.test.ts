@@ -29,7 +29,7 @@ it('utcp bench --link memory measures every workload and the peer agrees', async
       expect(value, key).not.toBeNull();
     }
     expect(utcp.crr_errors).toBe(0);
-    const send = document.runs.find((r) => r.workload === 'send')!;
+    const send = document.runs.find((r) => r.workload === 'send_multi')!;
     expect(send.peer.sinkBytes).toBe(send.result.bytes);
     expect(send.peer.sinkConnections).toBe(2);
 

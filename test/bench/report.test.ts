@@ -109,6 +109,8 @@ describe('plan', () => {
       'utcp/same/rr1,rr1k',
     ]);
     expect(plan({ ...base, pin: 'same', only: 'crr' })).toHaveLength(3);
+    const multi = plan({ ...base, connections: 4, pin: 'split', only: 'throughput' });
+    expect(multi[0].workloads).toEqual(['send', 'recv', 'send_multi', 'recv_multi']);
     expect(plan({ ...base, link: 'memory' }).map((s) => s.stack)).toEqual(['utcp']);
   });
 });

@@ -12,12 +12,14 @@ export function checkAgainstPeer(result: WorkloadResult, peer: PeerCounts): stri
   };
   switch (result.workload) {
     case 'send':
+    case 'send_multi':
       expect('bytes sent', result.bytes, peer.sinkBytes);
       if (result.peerReportedBytes !== null) {
         expect('bytes the peer acknowledged', result.bytes, result.peerReportedBytes);
       }
       break;
     case 'recv':
+    case 'recv_multi':
       expect('bytes received', result.bytes, peer.sourceBytes);
       break;
     case 'rr1':

@@ -45,7 +45,7 @@ export interface BenchOptions {
 }
 
 const SETS: Record<NonNullable<BenchOptions['only']>, WorkloadName[]> = {
-  throughput: ['send', 'recv'],
+  throughput: ['send', 'recv', 'send_multi', 'recv_multi'],
   latency: ['rr1', 'rr1k'],
   crr: ['crr'],
 };
@@ -112,9 +112,9 @@ export interface PlanStep {
 
 /** What runs, in order: the kernel first (no XDP program attached yet), utcp after. */
 export function plan(options: BenchOptions): PlanStep[] {
-  const workloads: WorkloadName[] = options.only
-    ? SETS[options.only]
-    : [...SETS.throughput, ...SETS.latency, ...SETS.crr];
+  const workloads: WorkloadName[] = (
+    options.only ? SETS[options.only] : [...SETS.throughput, ...SETS.latency, ...SETS.crr]
+  ).filter((w) => options.connections > 1 || !w.endsWith('_multi'));
   const primary = options.pin ?? 'split';
   if (options.link === 'memory') return [{ stack: 'utcp', placement: primary, workloads }];
   const steps: PlanStep[] = [
@@ -199,6 +199,8 @@ async function labArena(options: BenchOptions): Promise<Arena> {
         address: lab.record.utcpAddress,
         prefixLength: 24,
         mtu: options.mtu,
+        // Limitation: --busy-poll applies to utcp only; the kernel's busy_read/busy_poll sysctls
+        // are global, not per namespace; fixing it needs SO_BUSY_POLL on the client's sockets.
         busyPoll: options.busyPoll,
       };
       const profile = options.cpuProf
@@ -329,7 +331,8 @@ async function runOne(
     workload,
     host: arena.peerAddress,
     durationMs: options.duration * 1000,
-    connections: workload === 'rr1' || workload === 'rr1k' ? 1 : options.connections,
+    // Bulk runs on one connection, and on -c N in the `_multi` runs; ping-pong on one.
+    connections: workload.endsWith('_multi') || workload === 'crr' ? options.connections : 1,
   };
   await arena.peer.mark();
   let outcome;
@@ -391,8 +394,13 @@ function withSegmentCosts(
   for (const [key, summary] of Object.entries(profiles)) {
     const [stack, placement] = key.split(' ');
     const segments = segmentsOf(runs, stack, placement);
+    // CPU time from the process's own accounting: the profiler's sample intervals are wall
+    // time, which on a busy machine includes time the process waited for a CPU.
+    const cpuMs = runs
+      .filter((r) => r.stack === stack && r.placement === placement && r.clientCpuPct !== null)
+      .reduce((sum, r) => sum + (r.clientCpuPct! / 100) * r.result.elapsedMs, 0);
     const usPerSegment =
-      segments && segments > 0 ? Number(((summary.busyMs * 1000) / segments).toFixed(2)) : null;
+      segments && segments > 0 ? Number(((cpuMs * 1000) / segments).toFixed(2)) : null;
     out[key] = { ...summary, segments, usPerSegment };
   }
   return out;
@@ -459,11 +467,14 @@ function formatReport(document: BenchDocument): string {
     document.env.link === 'memory'
       ? `${String(document.env.note)}:\n`
       : `placement ${placement}:\n`;
-  text += formatTable([
-    ['kernel', document.kernel],
-    ['kernel_offloads', document.kernel_offloads],
-    ['utcp', document.utcp],
-  ]);
+  text += formatTable(
+    [
+      ['kernel', document.kernel],
+      ['kernel_offloads', document.kernel_offloads],
+      ['utcp', document.utcp],
+    ],
+    Number(document.env.connections),
+  );
   text += '\n';
   if (document.utcp_same || document.kernel_same) {
     text += '\nplacement same (client and peer on one CPU):\n';
@@ -484,8 +495,8 @@ function formatReport(document: BenchDocument): string {
     const perSegment =
       profile.usPerSegment === null
         ? ''
-        : `, ${profile.usPerSegment} µs per segment over ${profile.segments} segments`;
-    text += `\n${key} client: ${profile.busyMs} ms of CPU${perSegment}; by self time:\n`;
+        : `: ${profile.usPerSegment} µs of CPU per segment over ${profile.segments} segments`;
+    text += `\n${key} client${perSegment}; share of profiled time by function:\n`;
     for (const f of profile.top.slice(0, 12)) {
       text += `  ${f.pct.toFixed(1).padStart(5)}%  ${f.where}\n`;
     }
@@ -497,7 +508,7 @@ function formatReport(document: BenchDocument): string {
 function describeProgress(name: string, progress: Progress, durationMs: number): string {
   const seconds = `${(progress.elapsedMs / 1000).toFixed(1)}/${durationMs / 1000}s`;
   const done =
-    progress.workload === 'send' || progress.workload === 'recv'
+    progress.workload.startsWith('send') || progress.workload.startsWith('recv')
       ? `${((progress.done * 8) / (progress.elapsedMs * 1e6)).toFixed(2)} Gbit/s`
       : `${progress.done} ${progress.workload === 'crr' ? 'connections' : 'round trips'}`;
   return `${name}  ${seconds}  ${done}`;

@@ -33,11 +33,14 @@ export async function renderHtml(document: ReportDocument): Promise<string> {
   const script = await readFile(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8');
   const style = await readFile(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
 
-  const table = formatTable([
-    ['kernel', document.kernel],
-    ['kernel_offloads', document.kernel_offloads],
-    ['utcp', document.utcp],
-  ]);
+  const table = formatTable(
+    [
+      ['kernel', document.kernel],
+      ['kernel_offloads', document.kernel_offloads],
+      ['utcp', document.utcp],
+    ],
+    Number(document.env.connections),
+  );
   const sameTable = document.utcp_same
     ? formatTable([
         ['kernel', document.kernel_same ?? null],
@@ -92,8 +95,10 @@ function chart(title, opts, data) {
     data, div);
 }
 const throughputTitles = { send: 'Bulk send, Gbit/s over time', recv: 'Bulk receive, Gbit/s over time',
+  send_multi: 'Bulk send on -c N connections, Gbit/s over time',
+  recv_multi: 'Bulk receive on -c N connections, Gbit/s over time',
   crr: 'Connections per second over time' };
-for (const workload of ['send', 'recv', 'crr']) {
+for (const workload of ['send', 'recv', 'send_multi', 'recv_multi', 'crr']) {
   const picked = runs.filter((r) => r.workload === workload);
   if (picked.length === 0) continue;
   const length = Math.max(...picked.map((r) => r.series.length));

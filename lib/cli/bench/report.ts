@@ -25,6 +25,9 @@ export interface Run {
 export interface Summary {
   send_gbps: number | null;
   recv_gbps: number | null;
+  /** With `-c N` above 1: the same on N connections at once. */
+  send_multi_gbps: number | null;
+  recv_multi_gbps: number | null;
   rr1_p50_us: number | null;
   rr1_p99_us: number | null;
   rr1_p999_us: number | null;
@@ -39,6 +42,8 @@ export interface Summary {
 export const SUMMARY_KEYS: (keyof Summary)[] = [
   'send_gbps',
   'recv_gbps',
+  'send_multi_gbps',
+  'recv_multi_gbps',
   'rr1_p50_us',
   'rr1_p99_us',
   'rr1_p999_us',
@@ -54,6 +59,8 @@ export const SUMMARY_KEYS: (keyof Summary)[] = [
 const HIGHER_IS_BETTER: Record<keyof Summary, boolean> = {
   send_gbps: true,
   recv_gbps: true,
+  send_multi_gbps: true,
+  recv_multi_gbps: true,
   rr1_p50_us: false,
   rr1_p99_us: false,
   rr1_p999_us: false,
@@ -71,6 +78,8 @@ export function summarize(runs: readonly Run[]): Summary {
   const summary: Summary = {
     send_gbps: null,
     recv_gbps: null,
+    send_multi_gbps: null,
+    recv_multi_gbps: null,
     rr1_p50_us: null,
     rr1_p99_us: null,
     rr1_p999_us: null,
@@ -92,10 +101,10 @@ export function summarize(runs: readonly Run[]): Summary {
     const { result } = run;
     switch (run.workload) {
       case 'send':
-        summary.send_gbps = result.gbps === null ? null : round(result.gbps, 3);
-        break;
       case 'recv':
-        summary.recv_gbps = result.gbps === null ? null : round(result.gbps, 3);
+      case 'send_multi':
+      case 'recv_multi':
+        summary[`${run.workload}_gbps`] = result.gbps === null ? null : round(result.gbps, 3);
         break;
       case 'rr1':
       case 'rr1k':
@@ -118,6 +127,8 @@ export function summarize(runs: readonly Run[]): Summary {
 const LABELS: Record<keyof Summary, string> = {
   send_gbps: 'send Gbit/s',
   recv_gbps: 'receive Gbit/s',
+  send_multi_gbps: 'send Gbit/s, N connections',
+  recv_multi_gbps: 'receive Gbit/s, N connections',
   rr1_p50_us: 'ping-pong 1 B p50 µs',
   rr1_p99_us: 'ping-pong 1 B p99 µs',
   rr1_p999_us: 'ping-pong 1 B p99.9 µs',
@@ -138,7 +149,7 @@ export function ratio(utcp: number | null, kernel: number | null): number | null
  * A plain-text table: one row per figure, one column per stack present, then utcp/kernel.
  * `columns` maps a heading to its summary (null columns are left out).
  */
-export function formatTable(columns: [string, Summary | null][]): string {
+export function formatTable(columns: [string, Summary | null][], connections = 1): string {
   const present = columns.filter((column): column is [string, Summary] => column[1] !== null);
   const utcp = present.find(([name]) => name === 'utcp')?.[1] ?? null;
   const kernel = present.find(([name]) => name === 'kernel')?.[1] ?? null;
@@ -149,7 +160,8 @@ export function formatTable(columns: [string, Summary | null][]): string {
   for (const key of SUMMARY_KEYS) {
     const values = present.map(([, summary]) => summary[key]);
     if (values.every((value) => value === null)) continue;
-    const row = [LABELS[key], ...values.map((value) => (value === null ? '-' : String(value)))];
+    const name = LABELS[key].replace(' N ', ` ${connections} `);
+    const row = [name, ...values.map((value) => (value === null ? '-' : String(value)))];
     if (withRatio) {
       const r = ratio(utcp[key], kernel[key]);
       row.push(r === null ? '-' : `${r.toFixed(2)}${HIGHER_IS_BETTER[key] ? '' : ' (lower wins)'}`);

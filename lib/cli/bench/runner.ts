@@ -41,6 +41,9 @@ try {
     if (busy) return;
     busy = true;
     for (let job = jobs.shift(); job; job = jobs.shift()) {
+      // Limitation: the kernel's TCP work done in softirq context is charged to whichever task
+      // the CPU was running (often this one, sometimes ksoftirqd or the peer), so the kernel
+      // client's CPU is approximate; fixing it needs per-CPU softirq time from /proc/stat.
       const cpuBefore = process.cpuUsage();
       const wallBefore = performance.now();
       const result = await runWorkload(stack.net, job, (progress) =>

@@ -19,7 +19,16 @@ import {
   type BenchSocket,
 } from './protocol.js';
 
-export const WORKLOADS = ['send', 'recv', 'rr1', 'rr1k', 'crr'] as const;
+/** `send_multi` and `recv_multi` are the bulk workloads on `-c N` connections at once. */
+export const WORKLOADS = [
+  'send',
+  'recv',
+  'send_multi',
+  'recv_multi',
+  'rr1',
+  'rr1k',
+  'crr',
+] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface Job {
@@ -82,8 +91,10 @@ export async function runWorkload(
 ): Promise<WorkloadResult> {
   switch (job.workload) {
     case 'send':
+    case 'send_multi':
       return bulkSend(net, job, onProgress);
     case 'recv':
+    case 'recv_multi':
       return bulkReceive(net, job, onProgress);
     case 'rr1':
       return pingPong(net, job, 1, onProgress);
