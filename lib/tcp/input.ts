@@ -270,6 +270,7 @@ function synSentInput(
   c.maxSndWnd = c.sndWnd;
   c.sndWl1 = h.seq;
   c.sndWl2 = hasAck ? h.ack : c.iss;
+  roundBuffers(c);
 
   if (!hasAck) {
     // Simultaneous open: SYN_RECEIVED, and our SYN goes again with an ACK (RFC 9293 3.5).
@@ -308,14 +309,17 @@ function synSentInput(
   if (fin) finArrives(core, now, c);
 }
 
+/** FreeBSD tcp_mss: once the MSS is known, buffers become a whole number of segments. */
+function roundBuffers(c: TcpConnection): void {
+  if (!c.params.roundBuffersToMss) return;
+  const mss = Math.min(Math.max(c.peerMss, c.params.minMss), c.pathMtu - 40);
+  const round = (n: number) => Math.ceil(n / mss) * mss;
+  if (c.sendBuffer.capacity > mss) c.sendBuffer.resize(round(c.sendBuffer.capacity));
+  if (c.receiveBuffer.capacity > mss) c.receiveBuffer.resize(round(c.receiveBuffer.capacity));
+}
+
 function establish(core: CoreContext, now: number, c: TcpConnection): void {
-  if (c.params.roundBuffersToMss) {
-    // FreeBSD tcp_mss: buffers become a whole number of segments.
-    const mss = Math.min(Math.max(c.peerMss, c.params.minMss), c.pathMtu - 40);
-    const round = (n: number) => Math.ceil(n / mss) * mss;
-    if (c.sendBuffer.capacity > mss) c.sendBuffer.resize(round(c.sendBuffer.capacity));
-    if (c.receiveBuffer.capacity > mss) c.receiveBuffer.resize(round(c.receiveBuffer.capacity));
-  }
+  roundBuffers(c);
   c.state = ESTABLISHED;
   c.establishAt = NO_TIMER;
   startKeepalive(c, now);
@@ -419,7 +423,7 @@ function synchronisedInput(
       core.finish(c, 0);
       return;
     }
-    if (!c.params.challengeAcks) {
+    if (!c.params.challengeAcks && c.state !== TIME_WAIT) {
       // RFC 9293 3.10.7.4 fourth without RFC 5961: the connection is reset.
       core.drop('syn-challenged', h, 'reset by SYN');
       if (c.state === ESTABLISHED || c.state === CLOSE_WAIT) core.counters.tcpEstabResets++;
@@ -510,16 +514,13 @@ function synchronisedInput(
 }
 
 /**
- * Whether a RST's sequence number lies in the window (RFC 5961 3.2). FreeBSD accepts from
- * Last.ACK.sent - 1 to Last.ACK.sent + RCV.WND inclusive; RFC 9293 from RCV.NXT to
- * RCV.NXT + RCV.WND exclusive.
+ * Whether a RST's sequence number lies in the window (RFC 5961 3.2): from RCV.NXT, or from
+ * Last.ACK.sent as FreeBSD's tcp_input has it, for RCV.WND bytes.
  */
 function resetInWindow(c: TcpConnection, seq: number, rcvWnd: number): boolean {
-  if (c.params.resetWindowFreeBSD) {
-    return seqGeq(seq, seqAdd(c.lastAckSent, -1)) && seqLeq(seq, seqAdd(c.lastAckSent, rcvWnd));
-  }
-  if (rcvWnd === 0) return seq === c.rcvNxt;
-  return seqInWindow(seq, c.rcvNxt, seqAdd(c.rcvNxt, rcvWnd));
+  const left = c.params.resetWindowFreeBSD && c.state !== SYN_RECEIVED ? c.lastAckSent : c.rcvNxt;
+  if (rcvWnd === 0) return seq === left;
+  return seqInWindow(seq, left, seqAdd(left, rcvWnd));
 }
 
 /** deliver_in_7, deliver_in_7a (RFC 9293 3.10.7.4 second). */

@@ -111,20 +111,22 @@ function fillOptions(c: TcpConnection, h: TcpHeader, now: number, syn: boolean):
   }
   const ranges = c.receiveBuffer.rangeCount;
   if (c.sackOk && ranges > 0 && (h.flags & ACK) !== 0) {
-    // RFC 2018 4: the block holding the most recent arrival first, then the others.
+    // RFC 2018 4: the block holding the most recent arrival first, then the others from the
+    // most recently changed (FreeBSD keeps the same order).
     const max = c.tsOk ? 3 : 4;
-    const r = c.receiveBuffer.ranges;
-    const first = c.receiveBuffer.latestRange;
+    const rb = c.receiveBuffer;
+    const r = rb.ranges;
     let n = 0;
-    if (first >= 0 && first < ranges) {
-      o.sackBlocks[0] = r[2 * first];
-      o.sackBlocks[1] = r[2 * first + 1];
-      n = 1;
-    }
-    for (let i = 0; i < ranges && n < max; i++) {
-      if (i === first) continue;
-      o.sackBlocks[2 * n] = r[2 * i];
-      o.sackBlocks[2 * n + 1] = r[2 * i + 1];
+    let below = Infinity;
+    while (n < max && n < ranges) {
+      let best = -1;
+      for (let i = 0; i < ranges; i++) {
+        if (rb.stamps[i] < below && (best < 0 || rb.stamps[i] > rb.stamps[best])) best = i;
+      }
+      if (best < 0) break;
+      below = rb.stamps[best];
+      o.sackBlocks[2 * n] = r[2 * best];
+      o.sackBlocks[2 * n + 1] = r[2 * best + 1];
       n++;
     }
     o.sackBlockCount = n;
