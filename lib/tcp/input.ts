@@ -910,24 +910,28 @@ export function icmpArrives(
     }
     case 'port-unreachable':
     case 'protocol-unreachable':
+    case 'admin-prohibited':
+    case 'time-exceeded':
+      // In SYN_SENT these end the attempt at once (FreeBSD tcp_drop_syn_sent); later they
+      // are soft errors.
       if (c.state === SYN_SENT) {
         core.counters.tcpAttemptFails++;
-        c.error = 'ECONNREFUSED';
+        c.error = kind === 'time-exceeded' ? 'EHOSTUNREACH' : 'ECONNREFUSED';
         core.finish(c, TcpEvent.ERROR);
         return;
       }
-      c.softError = 'ECONNREFUSED';
+      if (kind !== 'time-exceeded') {
+        c.softError = kind === 'admin-prohibited' ? 'EHOSTUNREACH' : 'ECONNREFUSED';
+      }
       break;
     case 'net-unreachable':
       c.softError = 'ENETUNREACH';
       break;
     case 'host-unreachable':
-    case 'admin-prohibited':
       c.softError = 'EHOSTUNREACH';
       break;
     default:
-      // Time exceeded and parameter problems are soft and transient; source quench is
-      // ignored (RFC 6633).
+      // Parameter problems are transient; source quench is ignored (RFC 6633).
       break;
   }
   updateDeadline(core, c);
