@@ -423,7 +423,11 @@ function synchronisedInput(
       core.finish(c, 0);
       return;
     }
-    if (!c.params.challengeAcks && c.state !== TIME_WAIT) {
+    if (
+      !c.params.challengeAcks &&
+      c.state !== TIME_WAIT &&
+      seqInWindow(seq, c.rcvNxt, seqAdd(c.rcvNxt, Math.max(rcvWnd, 1)))
+    ) {
       // RFC 9293 3.10.7.4 fourth without RFC 5961: the connection is reset.
       core.drop('syn-challenged', h, 'reset by SYN');
       if (c.state === ESTABLISHED || c.state === CLOSE_WAIT) core.counters.tcpEstabResets++;
@@ -433,6 +437,12 @@ function synchronisedInput(
         c.error = 'ECONNRESET';
         core.finish(c, TcpEvent.RESET);
       }
+      return;
+    }
+    if (!c.params.challengeAcks) {
+      // Outside the window: an ordinary unacceptable segment.
+      c.ackNow = true;
+      core.drop('out-of-window', h, 'SYN');
       return;
     }
     sendChallengeAck(core, now, c);
@@ -451,6 +461,11 @@ function synchronisedInput(
   // and is answered at once); a segment that starts past the window is answered with an ACK
   // and dropped, except a zero-window probe at RCV.NXT; what runs past the window is cut off.
   const duplicate = seqDiff(c.rcvNxt, seq);
+  if (duplicate > 0 && dataLength > 0 && c.sackOk) {
+    // RFC 2883: tell the sender which bytes arrived twice.
+    c.dsackLeft = seq;
+    c.dsackRight = duplicate >= dataLength ? seqAdd(seq, dataLength) : c.rcvNxt;
+  }
   if (duplicate > 0) {
     if (duplicate > dataLength || (duplicate === dataLength && !fin)) {
       if (duplicate > dataLength) fin = false;
@@ -792,6 +807,19 @@ function textArrives(
   }
   const rb = c.receiveBuffer;
   const hadHoles = rb.rangeCount > 0;
+  if (c.sackOk && hadHoles && c.dsackLeft === c.dsackRight) {
+    // RFC 2883: bytes already held out of order arrived again.
+    const end = seqAdd(seq, length);
+    for (let i = 0; i < rb.rangeCount; i++) {
+      const left = rb.ranges[2 * i];
+      const right = rb.ranges[2 * i + 1];
+      if (seqLt(left, end) && seqLt(seq, right)) {
+        c.dsackLeft = seqGt(left, seq) ? left : seq;
+        c.dsackRight = seqLt(right, end) ? right : end;
+        break;
+      }
+    }
+  }
   const advance = rb.store(c.rcvNxt, seq, buf, offset, length);
   if (advance < 0) {
     core.drop('reassembly-full', h);
@@ -882,24 +910,28 @@ export function icmpArrives(
     }
     case 'port-unreachable':
     case 'protocol-unreachable':
+    case 'admin-prohibited':
+    case 'time-exceeded':
+      // In SYN_SENT these end the attempt at once (FreeBSD tcp_drop_syn_sent); later they
+      // are soft errors.
       if (c.state === SYN_SENT) {
         core.counters.tcpAttemptFails++;
-        c.error = 'ECONNREFUSED';
+        c.error = kind === 'time-exceeded' ? 'EHOSTUNREACH' : 'ECONNREFUSED';
         core.finish(c, TcpEvent.ERROR);
         return;
       }
-      c.softError = 'ECONNREFUSED';
+      if (kind !== 'time-exceeded') {
+        c.softError = kind === 'admin-prohibited' ? 'EHOSTUNREACH' : 'ECONNREFUSED';
+      }
       break;
     case 'net-unreachable':
       c.softError = 'ENETUNREACH';
       break;
     case 'host-unreachable':
-    case 'admin-prohibited':
       c.softError = 'EHOSTUNREACH';
       break;
     default:
-      // Time exceeded and parameter problems are soft and transient; source quench is
-      // ignored (RFC 6633).
+      // Parameter problems are transient; source quench is ignored (RFC 6633).
       break;
   }
   updateDeadline(core, c);

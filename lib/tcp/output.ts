@@ -110,15 +110,22 @@ function fillOptions(c: TcpConnection, h: TcpHeader, now: number, syn: boolean):
     o.push(OPT_TIMESTAMP);
   }
   const ranges = c.receiveBuffer.rangeCount;
-  if (c.sackOk && ranges > 0 && (h.flags & ACK) !== 0) {
+  const dsack = c.dsackLeft !== c.dsackRight;
+  if (c.sackOk && (ranges > 0 || dsack) && (h.flags & ACK) !== 0) {
     // RFC 2018 4: the block holding the most recent arrival first, then the others from the
     // most recently changed (FreeBSD keeps the same order).
     const max = c.tsOk ? 3 : 4;
     const rb = c.receiveBuffer;
     const r = rb.ranges;
     let n = 0;
+    if (dsack) {
+      o.sackBlocks[0] = c.dsackLeft;
+      o.sackBlocks[1] = c.dsackRight;
+      c.dsackLeft = c.dsackRight;
+      n = 1;
+    }
     let below = Infinity;
-    while (n < max && n < ranges) {
+    while (n < max && n < ranges + (dsack ? 1 : 0)) {
       let best = -1;
       for (let i = 0; i < ranges; i++) {
         if (rb.stamps[i] < below && (best < 0 || rb.stamps[i] > rb.stamps[best])) best = i;
@@ -373,12 +380,9 @@ export function sendChallengeAck(core: CoreContext, now: number, c: TcpConnectio
   }
   c.challengeCount++;
   core.counters.challengeAcksSent++;
-  if (c.state === SYN_RECEIVED) {
-    // FreeBSD answers from the SYN cache with a bare ACK, not the SYN-ACK.
-    transmit(core, now, c, c.sndMax, ACK, 0, 0, false);
-    return;
-  }
-  sendAck(core, now, c);
+  // A bare ACK at the highest sequence number sent: no SYN-ACK from SYN_RECEIVED and no
+  // repeated FIN (FreeBSD tcp_send_challenge_ack).
+  transmit(core, now, c, c.sndMax, ACK, 0, 0, false);
 }
 
 /** Resends the first unacknowledged segment without moving sndNxt (fast retransmit). */

@@ -244,6 +244,7 @@ export function resolveParams(overrides: Partial<TcpParams> | undefined): TcpPar
   if (p.ephemeralFirst < 1 || p.ephemeralLast > 65535 || p.ephemeralFirst > p.ephemeralLast) {
     throw new RangeError('ephemeral port range must lie within 1..65535');
   }
-  if (p.mtu < 68 + 40) throw new RangeError('mtu too small');
+  // RFC 791: every IPv4 link carries 68-byte packets.
+  if (!Number.isInteger(p.mtu) || p.mtu < 68) throw new RangeError('mtu below 68 (RFC 791)');
   return p;
 }
