@@ -143,11 +143,15 @@ export class ReceiveBuffer {
   rangeCount = 0;
   /** Index of the range holding the most recent out-of-order arrival (first SACK block). */
   latestRange = -1;
+  /** When each range last grew (a counter), so SACK blocks go out most recent first. */
+  readonly stamps: Float64Array;
+  private clock = 0;
   private readonly sources = new SourceViews();
 
   constructor(capacity: number, maxRanges: number) {
     this.data = new Uint8Array(capacity);
     this.ranges = new Uint32Array(2 * Math.max(maxRanges, 1));
+    this.stamps = new Float64Array(Math.max(maxRanges, 1));
   }
 
   get capacity(): number {
@@ -270,20 +274,25 @@ export class ReceiveBuffer {
       j++;
     }
     const merged = j - i;
+    const s = this.stamps;
     if (merged === 0) {
       r.copyWithin(2 * i + 2, 2 * i, 2 * this.rangeCount);
+      s.copyWithin(i + 1, i, this.rangeCount);
       this.rangeCount++;
     } else if (merged > 1) {
       r.copyWithin(2 * i + 2, 2 * j, 2 * this.rangeCount);
+      s.copyWithin(i + 1, j, this.rangeCount);
       this.rangeCount -= merged - 1;
     }
     r[2 * i] = newLeft;
     r[2 * i + 1] = newRight;
+    s[i] = ++this.clock;
     this.latestRange = i;
   }
 
   private removeFront(n: number): void {
     this.ranges.copyWithin(0, 2 * n, 2 * this.rangeCount);
+    this.stamps.copyWithin(0, n, this.rangeCount);
     this.rangeCount -= n;
     this.latestRange = this.latestRange >= n ? this.latestRange - n : -1;
   }

@@ -100,6 +100,10 @@ export class TcpConnection implements CongestionState {
   tsOffset = 0;
   lastAckSent = 0;
   sackOk = false;
+  /** A duplicate range to report as the first SACK block of the next ACK (RFC 2883), or
+   *  dsackLeft === dsackRight when none. */
+  dsackLeft = 0;
+  dsackRight = 0;
   /** Both sides sent the window-scale option (RFC 7323 2.2). */
   wscaleOk = false;
   ecnOk = false;

@@ -270,6 +270,7 @@ function synSentInput(
   c.maxSndWnd = c.sndWnd;
   c.sndWl1 = h.seq;
   c.sndWl2 = hasAck ? h.ack : c.iss;
+  roundBuffers(c);
 
   if (!hasAck) {
     // Simultaneous open: SYN_RECEIVED, and our SYN goes again with an ACK (RFC 9293 3.5).
@@ -308,14 +309,17 @@ function synSentInput(
   if (fin) finArrives(core, now, c);
 }
 
+/** FreeBSD tcp_mss: once the MSS is known, buffers become a whole number of segments. */
+function roundBuffers(c: TcpConnection): void {
+  if (!c.params.roundBuffersToMss) return;
+  const mss = Math.min(Math.max(c.peerMss, c.params.minMss), c.pathMtu - 40);
+  const round = (n: number) => Math.ceil(n / mss) * mss;
+  if (c.sendBuffer.capacity > mss) c.sendBuffer.resize(round(c.sendBuffer.capacity));
+  if (c.receiveBuffer.capacity > mss) c.receiveBuffer.resize(round(c.receiveBuffer.capacity));
+}
+
 function establish(core: CoreContext, now: number, c: TcpConnection): void {
-  if (c.params.roundBuffersToMss) {
-    // FreeBSD tcp_mss: buffers become a whole number of segments.
-    const mss = Math.min(Math.max(c.peerMss, c.params.minMss), c.pathMtu - 40);
-    const round = (n: number) => Math.ceil(n / mss) * mss;
-    if (c.sendBuffer.capacity > mss) c.sendBuffer.resize(round(c.sendBuffer.capacity));
-    if (c.receiveBuffer.capacity > mss) c.receiveBuffer.resize(round(c.receiveBuffer.capacity));
-  }
+  roundBuffers(c);
   c.state = ESTABLISHED;
   c.establishAt = NO_TIMER;
   startKeepalive(c, now);
@@ -325,16 +329,6 @@ function establish(core: CoreContext, now: number, c: TcpConnection): void {
     listener.acceptQueue.push(c);
   }
   core.emit(c, TcpEvent.ESTABLISHED);
-}
-
-/** RFC 9293 3.10.7.4 sequence-number acceptability test (the four cases). */
-function acceptable(seq: number, segLen: number, rcvNxt: number, rcvWnd: number): boolean {
-  const right = seqAdd(rcvNxt, rcvWnd);
-  if (segLen === 0) {
-    return rcvWnd === 0 ? seq === rcvNxt : seqInWindow(seq, rcvNxt, right);
-  }
-  if (rcvWnd === 0) return false;
-  return seqInWindow(seq, rcvNxt, right) || seqInWindow(seqAdd(seq, segLen - 1), rcvNxt, right);
 }
 
 /** deliver_in_3 and its companions, for every state but LISTEN and SYN_SENT. */
@@ -354,7 +348,9 @@ function synchronisedInput(
   let fin = (flags & FIN) !== 0;
   let syn = (flags & SYN) !== 0;
   const rst = (flags & RST) !== 0;
-  const rcvWnd = Math.max(0, seqDiff(c.rcvAdv, c.rcvNxt));
+  // RCV.WND: what was advertised, or more if the buffer has room beyond what the 16-bit field
+  // could say (FreeBSD tcp_input computes it the same way).
+  const rcvWnd = Math.max(c.receiveBuffer.free, seqDiff(c.rcvAdv, c.rcvNxt), 0);
 
   if (syn && !rst && seq === c.irs) {
     // A retransmitted SYN while our SYN-ACK is unanswered: send the SYN-ACK again.
@@ -369,7 +365,6 @@ function synchronisedInput(
     seq = seqAdd(seq, 1);
     c.ackNow = true;
   }
-  const segLen = dataLength + (syn ? 1 : 0) + (fin ? 1 : 0);
 
   // RFC 7323 5.3 R1: PAWS, before the sequence check.
   if (c.tsOk && o.timestamp && !rst && seqLt(o.tsVal, c.tsRecent)) {
@@ -383,24 +378,14 @@ function synchronisedInput(
     }
   }
 
-  // First: is the segment acceptable? (RFC 9293 3.10.7.4)
-  if (!acceptable(seq, segLen, c.rcvNxt, rcvWnd) && !(rcvWnd === 0 && seq === c.rcvNxt)) {
-    if (rst) {
-      core.drop('rst-out-of-window', h);
-      return;
-    }
-    // An unacceptable segment is answered with an ACK (and a FIN in TIME_WAIT restarts the
-    // 2 MSL wait, RFC 9293 3.10.7.4 eighth).
-    c.ackNow = true;
-    if (c.state === TIME_WAIT && fin) c.closeAt = now + 2 * c.params.msl;
-    core.drop('out-of-window', h);
-    return;
-  }
-
-  // Second: RST (RFC 5961 3.2; RFC 1337 for TIME_WAIT).
+  // RST first (RFC 9293 3.10.7.4 first and second, RFC 5961 3.2; RFC 1337 for TIME_WAIT).
   if (rst) {
     if (c.state === TIME_WAIT) {
       core.drop('rst-in-time-wait', h);
+      return;
+    }
+    if (!resetInWindow(c, seq, rcvWnd)) {
+      core.drop('rst-out-of-window', h);
       return;
     }
     if (seq === c.rcvNxt || !c.params.challengeAcks) {
@@ -412,6 +397,23 @@ function synchronisedInput(
     return;
   }
 
+  // TIME_WAIT answers anything but an exact duplicate ACK with an ACK, and ignores segments
+  // without one (BSD tcp_twcheck).
+  if (c.state === TIME_WAIT && !syn) {
+    if ((flags & ACK) === 0) {
+      core.drop('no-ack-flag', h);
+      return;
+    }
+    const exactDuplicate =
+      flags === ACK && dataLength === 0 && seq === c.rcvNxt && h.ack === c.sndMax;
+    if (!exactDuplicate) {
+      c.ackNow = true;
+      if (fin) c.closeAt = now + 2 * c.params.msl;
+      core.drop('out-of-window', h, 'TIME_WAIT');
+      return;
+    }
+  }
+
   // Fourth: SYN in a synchronised state (RFC 5961 4.2; RFC 9293 3.10.7.4 fourth).
   if (syn) {
     if (c.state === SYN_RECEIVED && c.listener !== null) {
@@ -419,6 +421,28 @@ function synchronisedInput(
       core.counters.tcpAttemptFails++;
       core.drop('syn-challenged', h, 'SYN in SYN_RECEIVED');
       core.finish(c, 0);
+      return;
+    }
+    if (
+      !c.params.challengeAcks &&
+      c.state !== TIME_WAIT &&
+      seqInWindow(seq, c.rcvNxt, seqAdd(c.rcvNxt, Math.max(rcvWnd, 1)))
+    ) {
+      // RFC 9293 3.10.7.4 fourth without RFC 5961: the connection is reset.
+      core.drop('syn-challenged', h, 'reset by SYN');
+      if (c.state === ESTABLISHED || c.state === CLOSE_WAIT) core.counters.tcpEstabResets++;
+      sendReset(core, now, c);
+      if (c.userClosed) core.finish(c, 0);
+      else {
+        c.error = 'ECONNRESET';
+        core.finish(c, TcpEvent.RESET);
+      }
+      return;
+    }
+    if (!c.params.challengeAcks) {
+      // Outside the window: an ordinary unacceptable segment.
+      c.ackNow = true;
+      core.drop('out-of-window', h, 'SYN');
       return;
     }
     sendChallengeAck(core, now, c);
@@ -432,26 +456,45 @@ function synchronisedInput(
     c.tsRecentAge = now;
   }
 
-  // Trim what lies before RCV.NXT and past the window (RFC 9293 3.10.7.4 first, "trimmed").
+  // Acceptability and trimming (RFC 9293 3.10.7.4 first), done as BSD tcp_input does: what
+  // lies before RCV.NXT is cut off (a segment that is all old still has its ACK processed,
+  // and is answered at once); a segment that starts past the window is answered with an ACK
+  // and dropped, except a zero-window probe at RCV.NXT; what runs past the window is cut off.
   const duplicate = seqDiff(c.rcvNxt, seq);
+  if (duplicate > 0 && dataLength > 0 && c.sackOk) {
+    // RFC 2883: tell the sender which bytes arrived twice.
+    c.dsackLeft = seq;
+    c.dsackRight = duplicate >= dataLength ? seqAdd(seq, dataLength) : c.rcvNxt;
+  }
   if (duplicate > 0) {
-    if (duplicate > dataLength) {
-      // Everything is old; a FIN here is the old FIN.
+    if (duplicate > dataLength || (duplicate === dataLength && !fin)) {
+      if (duplicate > dataLength) fin = false;
       dataLength = 0;
-      if (fin && duplicate > h.payloadLength) fin = false;
       c.ackNow = true;
     } else {
-      if (duplicate === dataLength && dataLength > 0 && !fin) c.ackNow = true;
       dataOffset += duplicate;
       dataLength -= duplicate;
     }
     seq = c.rcvNxt;
   }
-  const excess = seqDiff(seqAdd(seq, dataLength), seqAdd(c.rcvNxt, rcvWnd));
-  if (excess > 0) {
-    dataLength = Math.max(0, dataLength - excess);
-    fin = false;
-    c.ackNow = true;
+  const right = seqAdd(c.rcvNxt, rcvWnd);
+  const beyond = seqDiff(seqAdd(seq, dataLength + (fin ? 1 : 0)), right);
+  if (beyond > 0) {
+    if (beyond >= dataLength + (fin ? 1 : 0)) {
+      if (!(rcvWnd === 0 && seq === c.rcvNxt)) {
+        c.ackNow = true;
+        core.drop('out-of-window', h);
+        return;
+      }
+      // A zero-window probe: no data taken, the ACK in it counts.
+      dataLength = 0;
+      fin = false;
+      c.ackNow = true;
+    } else {
+      dataLength = Math.max(0, dataLength - Math.max(0, seqDiff(seqAdd(seq, dataLength), right)));
+      fin = false;
+      c.ackNow = true;
+    }
   }
 
   // Fifth: the ACK field.
@@ -483,6 +526,16 @@ function synchronisedInput(
     else if (seqGt(finSeq, c.rcvNxt)) c.pendingFinSeq = finSeq;
   }
   if (c.pendingFinSeq !== -1 && c.pendingFinSeq === c.rcvNxt) finArrives(core, now, c);
+}
+
+/**
+ * Whether a RST's sequence number lies in the window (RFC 5961 3.2): from RCV.NXT, or from
+ * Last.ACK.sent as FreeBSD's tcp_input has it, for RCV.WND bytes.
+ */
+function resetInWindow(c: TcpConnection, seq: number, rcvWnd: number): boolean {
+  const left = c.params.resetWindowFreeBSD && c.state !== SYN_RECEIVED ? c.lastAckSent : c.rcvNxt;
+  if (rcvWnd === 0) return seq === left;
+  return seqInWindow(seq, left, seqAdd(left, rcvWnd));
 }
 
 /** deliver_in_7, deliver_in_7a (RFC 9293 3.10.7.4 second). */
@@ -754,6 +807,19 @@ function textArrives(
   }
   const rb = c.receiveBuffer;
   const hadHoles = rb.rangeCount > 0;
+  if (c.sackOk && hadHoles && c.dsackLeft === c.dsackRight) {
+    // RFC 2883: bytes already held out of order arrived again.
+    const end = seqAdd(seq, length);
+    for (let i = 0; i < rb.rangeCount; i++) {
+      const left = rb.ranges[2 * i];
+      const right = rb.ranges[2 * i + 1];
+      if (seqLt(left, end) && seqLt(seq, right)) {
+        c.dsackLeft = seqGt(left, seq) ? left : seq;
+        c.dsackRight = seqLt(right, end) ? right : end;
+        break;
+      }
+    }
+  }
   const advance = rb.store(c.rcvNxt, seq, buf, offset, length);
   if (advance < 0) {
     core.drop('reassembly-full', h);
@@ -844,24 +910,28 @@ export function icmpArrives(
     }
     case 'port-unreachable':
     case 'protocol-unreachable':
+    case 'admin-prohibited':
+    case 'time-exceeded':
+      // In SYN_SENT these end the attempt at once (FreeBSD tcp_drop_syn_sent); later they
+      // are soft errors.
       if (c.state === SYN_SENT) {
         core.counters.tcpAttemptFails++;
-        c.error = 'ECONNREFUSED';
+        c.error = kind === 'time-exceeded' ? 'EHOSTUNREACH' : 'ECONNREFUSED';
         core.finish(c, TcpEvent.ERROR);
         return;
       }
-      c.softError = 'ECONNREFUSED';
+      if (kind !== 'time-exceeded') {
+        c.softError = kind === 'admin-prohibited' ? 'EHOSTUNREACH' : 'ECONNREFUSED';
+      }
       break;
     case 'net-unreachable':
       c.softError = 'ENETUNREACH';
       break;
     case 'host-unreachable':
-    case 'admin-prohibited':
       c.softError = 'EHOSTUNREACH';
       break;
     default:
-      // Time exceeded and parameter problems are soft and transient; source quench is
-      // ignored (RFC 6633).
+      // Parameter problems are transient; source quench is ignored (RFC 6633).
       break;
   }
   updateDeadline(core, c);

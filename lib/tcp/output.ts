@@ -23,7 +23,17 @@ import {
 import type { CoreContext } from './core.js';
 import { NO_TIMER, type TcpConnection } from './connection.js';
 import { seqAdd, seqDiff, seqGt, seqLt } from './sequence.js';
-import { CLOSED, FIN_WAIT_2, LISTEN, SYN_RECEIVED, SYN_SENT, TIME_WAIT } from './states.js';
+import {
+  CLOSED,
+  CLOSING,
+  FIN_WAIT_1,
+  FIN_WAIT_2,
+  LAST_ACK,
+  LISTEN,
+  SYN_RECEIVED,
+  SYN_SENT,
+  TIME_WAIT,
+} from './states.js';
 
 /** TSval for `now` (RFC 7323 5.4): a tick clock plus the connection's offset. */
 export function timestampNow(c: TcpConnection, now: number): number {
@@ -100,21 +110,30 @@ function fillOptions(c: TcpConnection, h: TcpHeader, now: number, syn: boolean):
     o.push(OPT_TIMESTAMP);
   }
   const ranges = c.receiveBuffer.rangeCount;
-  if (c.sackOk && ranges > 0 && (h.flags & ACK) !== 0) {
-    // RFC 2018 4: the block holding the most recent arrival first, then the others.
+  const dsack = c.dsackLeft !== c.dsackRight;
+  if (c.sackOk && (ranges > 0 || dsack) && (h.flags & ACK) !== 0) {
+    // RFC 2018 4: the block holding the most recent arrival first, then the others from the
+    // most recently changed (FreeBSD keeps the same order).
     const max = c.tsOk ? 3 : 4;
-    const r = c.receiveBuffer.ranges;
-    const first = c.receiveBuffer.latestRange;
+    const rb = c.receiveBuffer;
+    const r = rb.ranges;
     let n = 0;
-    if (first >= 0 && first < ranges) {
-      o.sackBlocks[0] = r[2 * first];
-      o.sackBlocks[1] = r[2 * first + 1];
+    if (dsack) {
+      o.sackBlocks[0] = c.dsackLeft;
+      o.sackBlocks[1] = c.dsackRight;
+      c.dsackLeft = c.dsackRight;
       n = 1;
     }
-    for (let i = 0; i < ranges && n < max; i++) {
-      if (i === first) continue;
-      o.sackBlocks[2 * n] = r[2 * i];
-      o.sackBlocks[2 * n + 1] = r[2 * i + 1];
+    let below = Infinity;
+    while (n < max && n < ranges + (dsack ? 1 : 0)) {
+      let best = -1;
+      for (let i = 0; i < ranges; i++) {
+        if (rb.stamps[i] < below && (best < 0 || rb.stamps[i] > rb.stamps[best])) best = i;
+      }
+      if (best < 0) break;
+      below = rb.stamps[best];
+      o.sackBlocks[2 * n] = r[2 * best];
+      o.sackBlocks[2 * n + 1] = r[2 * best + 1];
       n++;
     }
     o.sackBlockCount = n;
@@ -153,7 +172,8 @@ function transmit(
   h.flags = flags;
   h.urgentPointer = 0;
   h.checksum = 0;
-  h.window = windowField(c, syn);
+  // A reset advertises no window (FreeBSD).
+  h.window = (flags & RST) !== 0 ? 0 : windowField(c, syn);
   fillOptions(c, h, now, syn);
   h.headerLength = tcpHeaderLength(h.options);
   if (length > 0) {
@@ -334,6 +354,14 @@ export function sendAck(core: CoreContext, now: number, c: TcpConnection): void 
     output(core, now, c);
     return;
   }
+  // While our FIN is unacknowledged, BSD repeats it on every ACK (tcp_outflags of FIN_WAIT_1,
+  // CLOSING and LAST_ACK carry FIN), at the FIN's own sequence number.
+  if (c.finQueued && c.sndMax === seqAdd(c.finSeq, 1) && c.sndNxt === c.sndMax) {
+    if (c.state === FIN_WAIT_1 || c.state === CLOSING || c.state === LAST_ACK) {
+      transmit(core, now, c, c.finSeq, ACK | FIN, 0, 0, false);
+      return;
+    }
+  }
   // While retransmitting, sndNxt lags behind what the peer has seen; a bare ACK carries the
   // next new sequence number so the peer finds it acceptable (BSD tcp_output).
   transmit(core, now, c, c.sndMax, ACK, 0, 0, false);
@@ -352,12 +380,9 @@ export function sendChallengeAck(core: CoreContext, now: number, c: TcpConnectio
   }
   c.challengeCount++;
   core.counters.challengeAcksSent++;
-  if (c.state === SYN_RECEIVED) {
-    // FreeBSD answers from the SYN cache with a bare ACK, not the SYN-ACK.
-    transmit(core, now, c, c.sndMax, ACK, 0, 0, false);
-    return;
-  }
-  sendAck(core, now, c);
+  // A bare ACK at the highest sequence number sent: no SYN-ACK from SYN_RECEIVED and no
+  // repeated FIN (FreeBSD tcp_send_challenge_ack).
+  transmit(core, now, c, c.sndMax, ACK, 0, 0, false);
 }
 
 /** Resends the first unacknowledged segment without moving sndNxt (fast retransmit). */

@@ -22,6 +22,9 @@ export interface TcpParams {
   /** Added to every timeout computed from an RTT estimate or backed off, as FreeBSD's
    *  TCPT_RANGESET does with net.inet.tcp.rexmit_slop. 0 in the RFC 6298 profile. */
   rtoSlop: number;
+  /** Check a RST against Last.ACK.sent .. Last.ACK.sent + RCV.WND, as FreeBSD tcp_input
+   *  does, instead of RCV.NXT .. RCV.NXT + RCV.WND (RFC 9293). */
+  resetWindowFreeBSD: boolean;
   /** Round both buffers up to a multiple of the MSS once it is known (FreeBSD tcp_mss). */
   roundBuffersToMss: boolean;
   /** Granularity G of the clock in RFC 6298 2.2/2.3. */
@@ -117,6 +120,7 @@ export const defaultParams: Readonly<TcpParams> = Object.freeze({
   rtoMin: 1 * s,
   rtoMax: 60 * s,
   rtoSlop: 0,
+  resetWindowFreeBSD: false,
   roundBuffersToMss: false,
   clockGranularity: 1 * ms,
   maxRetransmits: 12,
@@ -170,6 +174,8 @@ export const freebsdParams: Readonly<Partial<TcpParams>> = Object.freeze({
   rtoSlop: 200 * ms,
   // tcp_mss() rounds so_snd/so_rcv up to a multiple of the MSS (65536 → 65700 for 1460).
   roundBuffersToMss: true,
+  // tcp_input: RST acceptable from last_ack_sent to last_ack_sent + rcv_wnd.
+  resetWindowFreeBSD: true,
   // kern.hz=1000 gives a 1 ms tick for RTT estimation and timestamps.
   clockGranularity: 1 * ms,
   timestampTick: 1 * ms,
@@ -238,6 +244,7 @@ export function resolveParams(overrides: Partial<TcpParams> | undefined): TcpPar
   if (p.ephemeralFirst < 1 || p.ephemeralLast > 65535 || p.ephemeralFirst > p.ephemeralLast) {
     throw new RangeError('ephemeral port range must lie within 1..65535');
   }
-  if (p.mtu < 68 + 40) throw new RangeError('mtu too small');
+  // RFC 791: every IPv4 link carries 68-byte packets.
+  if (!Number.isInteger(p.mtu) || p.mtu < 68) throw new RangeError('mtu below 68 (RFC 791)');
   return p;
 }

@@ -187,7 +187,8 @@ const matrix: Record<Kind, Record<string, [Reply, string]>> = {
     FIN_WAIT_1: ['none', 'FIN_WAIT_1'],
     FIN_WAIT_2: ['none', 'FIN_WAIT_2'],
     CLOSING: ['none', 'CLOSING'],
-    TIME_WAIT: ['none', 'TIME_WAIT'],
+    // TIME_WAIT answers anything but an exact duplicate ACK (BSD tcp_twcheck).
+    TIME_WAIT: ['ack', 'TIME_WAIT'],
     CLOSE_WAIT: ['none', 'CLOSE_WAIT'],
     LAST_ACK: ['none', 'LAST_ACK'],
   },
