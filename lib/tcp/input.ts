@@ -520,7 +520,6 @@ function synchronisedInput(
   // field on the connection.
   // Limitation: a segment that duplicates part of the out-of-order data is stored whole,
   // but only the first overlapped range is reported as D-SACK (RFC 2883 allows more).
-
   if (dataLength > 0) {
     if (!textArrives(core, now, c, h, buf, seq, dataOffset, dataLength)) return;
   }
