@@ -35,6 +35,8 @@ export class TcpListener {
 
 export class TcpConnection implements CongestionState {
   // Identity. Addresses are IPv4 as unsigned 32-bit numbers; `family` keeps room for IPv6.
+  // Limitation: only IPv4 addresses are carried; IPv6 needs 128-bit addresses here, in the
+  // demultiplexing key and in the ISN and port hashes.
   readonly family: 4 | 6 = 4;
   readonly localAddress: number;
   readonly localPort: number;

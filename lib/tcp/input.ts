@@ -514,7 +514,12 @@ function synchronisedInput(
     }
   }
 
-  // Seventh: segment text.
+  // Seventh: segment text. Urgent data is read inline (RFC 6093): the urgent pointer moves
+  // no byte and no mark reaches the application.
+  // Limitation: no out-of-band mark for urgent data; fixing it needs a SIOCATMARK-like
+  // field on the connection.
+  // Limitation: a segment that duplicates part of the out-of-order data is stored whole,
+  // but only the first overlapped range is reported as D-SACK (RFC 2883 allows more).
   if (dataLength > 0) {
     if (!textArrives(core, now, c, h, buf, seq, dataOffset, dataLength)) return;
   }
@@ -740,7 +745,12 @@ function ackArrives(
   return true;
 }
 
-/** Duplicate ACK: fast retransmit, fast recovery and limited transmit. */
+/**
+ * Duplicate ACK: fast retransmit, fast recovery and limited transmit.
+ * Limitation: SACK blocks from the peer are not used for loss recovery (no RFC 6675
+ * scoreboard), so recovery is NewReno's one hole per round trip; fixing it needs a record
+ * of SACKed ranges on the send side.
+ */
 function duplicateAck(core: CoreContext, now: number, c: TcpConnection): void {
   c.dupAcks++;
   const p = c.params;
