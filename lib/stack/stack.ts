@@ -258,6 +258,9 @@ export class Stack {
       return 'ENETUNREACH';
     }
     const totalLength = IPV4_HEADER + length;
+    // Limitation: datagrams we originate are never fragmented (TCP sizes its segments to the
+    // path MTU; ICMP echo replies larger than it are dropped); fixing it needs an IPv4
+    // fragmenter on the way out.
     if (totalLength > this.pathMtu(destination)) {
       this.counters.ipOutDiscards++;
       this.counters.drop('ip-exceeds-path-mtu');
