@@ -314,6 +314,7 @@ export class Stack {
       tos,
     );
     write(memory, offset + ETHERNET_HEADER + IPV4_HEADER);
+    this.lastSlot = this.tx.nextSlot;
     this.commitFrame(offset, ETHERNET_HEADER + totalLength);
     this.queueFlush();
     return undefined;
