@@ -63,6 +63,8 @@ export class Socket extends Duplex {
   private lastActivity = 0;
   private idleTimer: ClockTimer | undefined;
   private noDelay = false;
+  private draining = false;
+  private drainAgain = false;
   private readonly clock: Clock;
 
   constructor(clock: Clock, options: SocketOptions = {}) {
@@ -318,6 +320,24 @@ export class Socket extends Duplex {
   }
 
   private drainReceive(): void {
+    // A 'data' listener may call back into the stream (read, resume) while a chunk is being
+    // pushed; the outer pass keeps going, so bytes are never taken out of order.
+    if (this.draining) {
+      this.drainAgain = true;
+      return;
+    }
+    this.draining = true;
+    try {
+      do {
+        this.drainAgain = false;
+        this.drainOnce();
+      } while (this.drainAgain);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private drainOnce(): void {
     const connection = this.connection;
     if (connection !== undefined && !this.connecting) {
       if (this.lender !== undefined) {

@@ -6,7 +6,7 @@ import { lookup as dnsLookup } from 'node:dns';
 import { RealClock, type Clock } from '../link/clock.js';
 import { capture, type CapturedLink } from '../link/pcap.js';
 import type { Link } from '../link/types.js';
-import { parseIPv4 } from '../stack/address.js';
+import { formatIPv4, parseIPv4 } from '../stack/address.js';
 import type { ArpOptions } from '../stack/arp-cache.js';
 import type { ReassemblyOptions } from '../stack/reassembly.js';
 import { Stack } from '../stack/stack.js';
@@ -88,7 +88,7 @@ export class UtcpStack {
     });
     this.tcp = new StackTcp(this.stack, { secret: options.secret, tcp: options.tcp });
     this.stack.addTransport(this.tcp);
-    this.stack.onEchoReply = (source, id, sequence) => {
+    this.stack.icmp.onEchoReply = (source, id, sequence) => {
       const waiter = this.pings.get((sequence << 16) | id);
       if (waiter === undefined || !waiter(source)) {
         this.stack.counters.drop('icmp-echo-reply-unsolicited');
@@ -97,13 +97,9 @@ export class UtcpStack {
     this.stack.start();
   }
 
+  /** Our IPv4 address, dotted quad. */
   get address(): string {
-    return this.stackAddress;
-  }
-
-  private get stackAddress(): string {
-    const a = this.stack.address;
-    return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+    return formatIPv4(this.stack.address);
   }
 
   createServer(
@@ -205,7 +201,7 @@ export class UtcpStack {
         return true;
       });
       timer.start(started + (options.timeout ?? 1000) * 1000);
-      const error = this.stack.sendEcho(destination, id, sequence, data);
+      const error = this.stack.icmp.sendEcho(destination, id, sequence, data);
       if (error !== undefined) {
         timer.cancel();
         this.pings.delete(key);

@@ -18,14 +18,8 @@ import {
   ETHERNET_HEADER,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
-  ICMP_CODE_FRAGMENTATION_NEEDED,
   ICMP_CODE_PORT_UNREACHABLE,
   ICMP_CODE_PROTOCOL_UNREACHABLE,
-  ICMP_DEST_UNREACHABLE,
-  ICMP_ECHO_REPLY,
-  ICMP_ECHO_REQUEST,
-  ICMP_HEADER,
-  ICMP_TIME_EXCEEDED,
   IP_MF,
   IP_OFFSET_MASK,
   IPV4_HEADER,
@@ -35,8 +29,8 @@ import {
   writeArp,
   writeEthernet,
   writeIPv4Header,
-  writeUint16,
 } from './headers.js';
+import { Icmp } from './icmp.js';
 import { Reassembler, type ReassemblyOptions } from './reassembly.js';
 import { TxBatch } from './tx-batch.js';
 
@@ -117,6 +111,7 @@ export class Stack {
   readonly counters = new StackCounters();
   readonly arp: ArpCache;
   readonly reassembler: Reassembler;
+  readonly icmp: Icmp;
 
   private readonly transports = new Map<number, Transport>();
   private readonly tx: TxBatch;
@@ -128,18 +123,12 @@ export class Stack {
   private readonly continueReceive: ClockTimer;
   private readonly scratch = new Uint8Array(65536);
   private identification = 0;
-  private icmpTokens: number;
-  private readonly icmpErrorsPerSecond: number;
-  private icmpRefilledAt: number;
   private burst = false;
   private rearmQueued = false;
   /** TX slot of the last frame `sendIPv4` put in the batch (-1: held for ARP or failed). */
   lastSlot = -1;
   private flushQueued = false;
   private closed = false;
-  /** Echo replies, with their data valid only during the call; unsolicited ones are dropped. */
-  onEchoReply:
-    ((source: number, id: number, sequence: number, data: Uint8Array) => void) | undefined;
 
   constructor(options: StackOptions) {
     this.link = options.link;
@@ -162,9 +151,7 @@ export class Stack {
     this.mtu = Math.min(options.mtu ?? this.link.mtu, this.link.mtu);
     this.ttl = options.ttl ?? 64;
     this.pathMtuLifetime = options.pathMtuLifetime ?? 600_000_000;
-    this.icmpErrorsPerSecond = options.icmpErrorsPerSecond ?? 100;
-    this.icmpTokens = this.icmpErrorsPerSecond;
-    this.icmpRefilledAt = this.clock.now();
+    this.icmp = new Icmp(this, options.icmpErrorsPerSecond ?? 100);
     this.burstSize = Math.min(options.burstSize ?? this.link.burstSize, this.link.burstSize);
     const drop = (reason: string): void => this.counters.drop(reason);
     this.arp = new ArpCache(options.arp ?? {}, drop);
@@ -226,6 +213,24 @@ export class Stack {
     return this.gateway;
   }
 
+  /** The transport registered for `protocol`. */
+  transport(protocol: number): Transport | undefined {
+    return this.transports.get(protocol);
+  }
+
+  /**
+   * Records a next-hop MTU from fragmentation-needed (RFC 1191 4), never below the floor and
+   * only ever lowering the current one. Returns the MTU the transport should use.
+   */
+  learnPathMtu(destination: number, mtu: number, now: number): number {
+    if (mtu < MIN_PATH_MTU) mtu = MIN_PATH_MTU;
+    if (mtu < this.pathMtu(destination)) {
+      this.pathMtus.set(destination, { mtu, expiresAt: now + this.pathMtuLifetime });
+      debug('path MTU to %s is now %d', formatIPv4(destination), mtu);
+    }
+    return mtu;
+  }
+
   /** Largest IP packet to send towards `destination` (RFC 1191). */
   pathMtu(destination: number): number {
     const learnt = this.pathMtus.get(destination);
@@ -258,6 +263,9 @@ export class Stack {
       return 'ENETUNREACH';
     }
     const totalLength = IPV4_HEADER + length;
+    // Limitation: datagrams we originate are never fragmented (TCP sizes its segments to the
+    // path MTU; ICMP echo replies larger than it are dropped); fixing it needs an IPv4
+    // fragmenter on the way out.
     if (totalLength > this.pathMtu(destination)) {
       this.counters.ipOutDiscards++;
       this.counters.drop('ip-exceeds-path-mtu');
@@ -311,6 +319,7 @@ export class Stack {
       tos,
     );
     write(memory, offset + ETHERNET_HEADER + IPV4_HEADER);
+    this.lastSlot = this.tx.nextSlot;
     this.commitFrame(offset, ETHERNET_HEADER + totalLength);
     this.queueFlush();
     return undefined;
@@ -644,7 +653,7 @@ export class Stack {
 
     if (protocol === PROTOCOL_ICMP) {
       this.counters.ipInDelivers++;
-      this.icmpIn(source, data, payload, payloadLength, now);
+      this.icmp.input(source, data, payload, payloadLength, now);
       return;
     }
     const transport = this.transports.get(protocol);
@@ -659,7 +668,7 @@ export class Stack {
     const code =
       protocol === PROTOCOL_UDP ? ICMP_CODE_PORT_UNREACHABLE : ICMP_CODE_PROTOCOL_UNREACHABLE;
     if ((fragment & IP_OFFSET_MASK) === 0)
-      this.sendUnreachable(code, source, buf, offset, totalLength);
+      this.icmp.sendUnreachable(code, source, buf, offset, totalLength);
   }
 
   private ipHeaderError(reason: string): void {
@@ -672,193 +681,6 @@ export class Stack {
     const first = source >>> 24;
     if (source === 0 || first === 127 || first >= 224) return true;
     return this.prefix < 31 && this.onLink(source) && (source & ~this.mask) === ~this.mask >>> 0;
-  }
-
-  private icmpIn(
-    source: number,
-    buf: Uint8Array,
-    offset: number,
-    length: number,
-    now: number,
-  ): void {
-    this.counters.icmpInMsgs++;
-    if (length < ICMP_HEADER || checksum(buf, offset, length) !== 0) {
-      this.counters.icmpInErrors++;
-      this.counters.drop(length < ICMP_HEADER ? 'icmp-truncated' : 'icmp-bad-checksum');
-      return;
-    }
-    const type = buf[offset];
-    const code = buf[offset + 1];
-    switch (type) {
-      case ICMP_ECHO_REQUEST:
-        this.counters.icmpInEchos++;
-        this.sendEchoReply(source, buf, offset, length);
-        return;
-      case ICMP_ECHO_REPLY:
-        this.counters.icmpInEchoReps++;
-        if (this.onEchoReply === undefined || length < ICMP_HEADER) {
-          this.counters.drop('icmp-echo-reply-unsolicited');
-          return;
-        }
-        this.onEchoReply(
-          source,
-          readUint16(buf, offset + 4),
-          readUint16(buf, offset + 6),
-          buf.subarray(offset + ICMP_HEADER, offset + length),
-        );
-        return;
-      case ICMP_DEST_UNREACHABLE:
-      case ICMP_TIME_EXCEEDED:
-        if (type === ICMP_DEST_UNREACHABLE) this.counters.icmpInDestUnreachs++;
-        else this.counters.icmpInTimeExcds++;
-        this.icmpErrorIn(type, code, buf, offset, length, now);
-        return;
-      default:
-        this.counters.drop('icmp-unhandled-type', String(type));
-    }
-  }
-
-  // RFC 792 / RFC 1122 3.2.2: the error quotes our IP header and at least 8 bytes beyond.
-  private icmpErrorIn(
-    type: number,
-    code: number,
-    buf: Uint8Array,
-    offset: number,
-    length: number,
-    now: number,
-  ): void {
-    const quoted = offset + ICMP_HEADER;
-    const quotedLength = length - ICMP_HEADER;
-    const headerLength = (buf[quoted] & 0x0f) * 4;
-    if (quotedLength < IPV4_HEADER || buf[quoted] >>> 4 !== 4 || quotedLength < headerLength + 8) {
-      this.counters.drop('icmp-error-truncated-quote');
-      return;
-    }
-    const quotedSource = readIPv4(buf, quoted + 12);
-    const quotedDestination = readIPv4(buf, quoted + 16);
-    if (quotedSource !== this.address) {
-      this.counters.drop('icmp-error-not-ours');
-      return;
-    }
-    let mtu = 0;
-    if (type === ICMP_DEST_UNREACHABLE && code === ICMP_CODE_FRAGMENTATION_NEEDED) {
-      // RFC 1191 4: the next-hop MTU sits in the low 16 bits of the second word.
-      mtu = readUint16(buf, offset + 6);
-      if (mtu < MIN_PATH_MTU) mtu = MIN_PATH_MTU;
-      const current = this.pathMtu(quotedDestination);
-      if (mtu < current) {
-        this.pathMtus.set(quotedDestination, { mtu, expiresAt: now + this.pathMtuLifetime });
-        debug('path MTU to %s is now %d', formatIPv4(quotedDestination), mtu);
-      }
-    }
-    const transport = this.transports.get(buf[quoted + 9]);
-    if (transport === undefined) {
-      this.counters.drop('icmp-error-unknown-protocol');
-      return;
-    }
-    const start = quoted + headerLength;
-    transport.icmpError(
-      type,
-      code,
-      mtu,
-      quotedSource,
-      quotedDestination,
-      buf.subarray(start, quoted + quotedLength),
-      now,
-    );
-  }
-
-  private sendEchoReply(
-    destination: number,
-    buf: Uint8Array,
-    offset: number,
-    length: number,
-  ): void {
-    const error = this.sendIPv4(destination, PROTOCOL_ICMP, length, (out, at) => {
-      out.set(buf.subarray(offset, offset + length), at);
-      out[at] = ICMP_ECHO_REPLY;
-      writeUint16(out, at + 2, 0);
-      writeUint16(out, at + 2, checksum(out, at, length));
-    });
-    if (error === undefined) {
-      this.counters.icmpOutMsgs++;
-      this.counters.icmpOutEchoReps++;
-    } else {
-      this.counters.icmpOutErrors++;
-    }
-  }
-
-  /** Sends an ICMP echo request (RFC 792); replies go to `onEchoReply`. */
-  sendEcho(
-    destination: number,
-    id: number,
-    sequence: number,
-    data: Uint8Array,
-  ): RouteError | undefined {
-    const length = ICMP_HEADER + data.length;
-    const error = this.sendIPv4(destination, PROTOCOL_ICMP, length, (out, at) => {
-      out[at] = ICMP_ECHO_REQUEST;
-      out[at + 1] = 0;
-      writeUint16(out, at + 2, 0);
-      writeUint16(out, at + 4, id);
-      writeUint16(out, at + 6, sequence);
-      out.set(data, at + ICMP_HEADER);
-      writeUint16(out, at + 2, checksum(out, at, length));
-    });
-    if (error === undefined) {
-      this.counters.icmpOutMsgs++;
-      this.counters.icmpOutEchos++;
-    } else {
-      this.counters.icmpOutErrors++;
-    }
-    return error;
-  }
-
-  /** Sends destination-unreachable quoting the offending datagram's header and 8 bytes. */
-  sendUnreachable(
-    code: number,
-    destination: number,
-    buf: Uint8Array,
-    offset: number,
-    length: number,
-  ): void {
-    if (!this.takeIcmpToken()) {
-      this.counters.drop('icmp-rate-limited');
-      return;
-    }
-    const headerLength = (buf[offset] & 0x0f) * 4;
-    const quoteLength = Math.min(length, headerLength + 8);
-    const quote = Uint8Array.from(buf.subarray(offset, offset + quoteLength));
-    const error = this.sendIPv4(
-      destination,
-      PROTOCOL_ICMP,
-      ICMP_HEADER + quoteLength,
-      (out, at) => {
-        out[at] = ICMP_DEST_UNREACHABLE;
-        out[at + 1] = code;
-        out.fill(0, at + 2, at + ICMP_HEADER);
-        out.set(quote, at + ICMP_HEADER);
-        writeUint16(out, at + 2, checksum(out, at, ICMP_HEADER + quoteLength));
-      },
-    );
-    if (error === undefined) {
-      this.counters.icmpOutMsgs++;
-      this.counters.icmpOutDestUnreachs++;
-    } else {
-      this.counters.icmpOutErrors++;
-    }
-  }
-
-  private takeIcmpToken(): boolean {
-    const now = this.clock.now();
-    const refill = Math.floor(((now - this.icmpRefilledAt) * this.icmpErrorsPerSecond) / 1_000_000);
-    if (refill > 0) {
-      this.icmpTokens = Math.min(this.icmpErrorsPerSecond, this.icmpTokens + refill);
-      this.icmpRefilledAt = now;
-    }
-    if (this.icmpTokens === 0) return false;
-    this.icmpTokens--;
-    return true;
   }
 }
 

@@ -21,7 +21,6 @@ import type {
   TcpConnection as CoreConnection,
   TcpListener as CoreListener,
 } from '../tcp/connection.js';
-import { TcpError } from '../tcp/errors.js';
 import type { IcmpErrorKind } from '../tcp/input.js';
 import type { TcpParams } from '../tcp/params.js';
 import { stateName, SYN_SENT } from '../tcp/states.js';
@@ -453,5 +452,3 @@ class ConnectionHandle implements TcpConnection {
     this.core.setOption(this.stack.clock.now(), this.conn, options);
   }
 }
-
-export { TcpError };

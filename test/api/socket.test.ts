@@ -193,6 +193,16 @@ describe('api over two stacks', () => {
     await settleAndCheckGauges(p);
   });
 
+  it('gives EADDRNOTAVAIL for a listen on an address the stack does not hold', async () => {
+    const p = (current = pair());
+    const server = p.b.createServer();
+    let error: NodeJS.ErrnoException | undefined;
+    server.on('error', (e) => (error = e));
+    server.listen(80, '198.18.0.99');
+    await runUntil(p.clock, () => error !== undefined);
+    expect(error?.code).toBe('EADDRNOTAVAIL');
+  });
+
   it('gives EADDRINUSE for a second listener on a port', async () => {
     const p = (current = pair());
     p.b.createServer().listen(22);

@@ -17,6 +17,8 @@ import { KernelPeer, clockForIsn, stackOn, waitFor } from './interop.js';
 const run = promisify(execFile);
 const MIB = 1024 * 1024;
 const BULK = Number(process.env.UTCP_INTEROP_BULK_MIB ?? 32) * MIB;
+// Generous: about 1 s per MiB, so the 1 GiB runs of test:interop:long fit too.
+const BULK_TIMEOUT = Math.max(120_000, (BULK / MIB) * 1000);
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 for (const kind of ['AF_XDP', 'AF_PACKET'] as const) {
@@ -95,87 +97,100 @@ for (const kind of ['AF_XDP', 'AF_PACKET'] as const) {
       expect(await peer.record('text')).toEqual({ text: 'answer to question' });
     });
 
-    it(`utcp sends and receives ${BULK / MIB} MiB to a kernel server, its ISN near 2^32`, async () => {
-      const secret = randomBytes(32);
-      const localPort = 40001;
-      const clock = clockForIsn(
-        secret,
-        lab.userIpv4,
-        localPort,
-        lab.peer.ipv4,
-        7002,
-        2 ** 32 - MIB,
-      );
-      const s = await start({ clock, secret });
-      const peer = kernel('bulk-server', 7002, BULK);
-      await peer.record('ready');
-      const socket = s.connect({ host: lab.peer.ipv4, port: 7002, localPort, allowHalfOpen: true });
-      const [conn] = s.tcp.core.connections;
-      // Sequence numbers cross 2^32 within the first MiB sent.
-      expect(conn.iss).toBeGreaterThan(2 ** 32 - MIB - 1_000_000);
-      expect(conn.iss).toBeLessThan(2 ** 32 - MIB + 1_000_000);
-      const sent = createHash('sha256');
-      const received = createHash('sha256');
-      let receivedBytes = 0;
-      socket.on('data', (chunk: Buffer) => {
-        receivedBytes += chunk.length;
-        received.update(chunk);
-      });
-      let left = BULK;
-      const pump = (): void => {
-        while (left > 0) {
-          const chunk = randomBytes(Math.min(65536, left));
-          left -= chunk.length;
-          sent.update(chunk);
-          if (!socket.write(chunk)) return void socket.once('drain', pump);
-        }
-        socket.end();
-      };
-      pump();
-      await closed(socket);
-      const result = await peer.record('sha256');
-      expect(result.received).toBe(BULK);
-      expect(result.sha256).toBe(sent.digest('hex'));
-      expect(receivedBytes).toBe(BULK);
-      expect(received.digest('hex')).toBe(result.sentSha256);
-    });
-
-    it(`a kernel client sends and receives ${BULK / MIB} MiB to a utcp server`, async () => {
-      const s = await start();
-      s.createServer({ allowHalfOpen: true }, (socket) => {
-        const hash = createHash('sha256');
-        let bytes = 0;
+    it(
+      `utcp sends and receives ${BULK / MIB} MiB to a kernel server, its ISN near 2^32`,
+      async () => {
+        const secret = randomBytes(32);
+        const localPort = 40001;
+        const clock = clockForIsn(
+          secret,
+          lab.userIpv4,
+          localPort,
+          lab.peer.ipv4,
+          7002,
+          2 ** 32 - MIB,
+        );
+        const s = await start({ clock, secret });
+        const peer = kernel('bulk-server', 7002, BULK);
+        await peer.record('ready');
+        const socket = s.connect({
+          host: lab.peer.ipv4,
+          port: 7002,
+          localPort,
+          allowHalfOpen: true,
+        });
+        const [conn] = s.tcp.core.connections;
+        // Sequence numbers cross 2^32 within the first MiB sent.
+        expect(conn.iss).toBeGreaterThan(2 ** 32 - MIB - 1_000_000);
+        expect(conn.iss).toBeLessThan(2 ** 32 - MIB + 1_000_000);
+        const sent = createHash('sha256');
+        const received = createHash('sha256');
+        let receivedBytes = 0;
         socket.on('data', (chunk: Buffer) => {
-          bytes += chunk.length;
-          hash.update(chunk);
+          receivedBytes += chunk.length;
+          received.update(chunk);
         });
-        socket.on('end', () => {
-          // Echo the digest and byte count, then as many bytes back as arrived.
-          const digest = hash.digest('hex');
-          serverResult = { bytes, digest };
-          const back = createHash('sha256');
-          let left = bytes;
-          const pump = (): void => {
-            while (left > 0) {
-              const chunk = randomBytes(Math.min(65536, left));
-              left -= chunk.length;
-              back.update(chunk);
-              if (!socket.write(chunk)) return void socket.once('drain', pump);
-            }
-            socket.end();
-            serverSent = back.digest('hex');
-          };
-          pump();
-        });
-      }).listen(7003);
-      let serverResult: { bytes: number; digest: string } | undefined;
-      let serverSent: string | undefined;
-      const peer = kernel('bulk-client', lab.userIpv4, 7003, BULK);
-      const result = await peer.record('sha256', 120_000);
-      expect(serverResult).toEqual({ bytes: BULK, digest: result.sentSha256 });
-      expect(result.received).toBe(BULK);
-      expect(result.sha256).toBe(serverSent);
-    });
+        let left = BULK;
+        const pump = (): void => {
+          while (left > 0) {
+            const chunk = randomBytes(Math.min(65536, left));
+            left -= chunk.length;
+            sent.update(chunk);
+            if (!socket.write(chunk)) return void socket.once('drain', pump);
+          }
+          socket.end();
+        };
+        pump();
+        await closed(socket);
+        const result = await peer.record('sha256', BULK_TIMEOUT);
+        expect(result.received).toBe(BULK);
+        expect(result.sha256).toBe(sent.digest('hex'));
+        expect(receivedBytes).toBe(BULK);
+        expect(received.digest('hex')).toBe(result.sentSha256);
+      },
+      BULK_TIMEOUT,
+    );
+
+    it(
+      `a kernel client sends and receives ${BULK / MIB} MiB to a utcp server`,
+      async () => {
+        const s = await start();
+        s.createServer({ allowHalfOpen: true }, (socket) => {
+          const hash = createHash('sha256');
+          let bytes = 0;
+          socket.on('data', (chunk: Buffer) => {
+            bytes += chunk.length;
+            hash.update(chunk);
+          });
+          socket.on('end', () => {
+            // Echo the digest and byte count, then as many bytes back as arrived.
+            const digest = hash.digest('hex');
+            serverResult = { bytes, digest };
+            const back = createHash('sha256');
+            let left = bytes;
+            const pump = (): void => {
+              while (left > 0) {
+                const chunk = randomBytes(Math.min(65536, left));
+                left -= chunk.length;
+                back.update(chunk);
+                if (!socket.write(chunk)) return void socket.once('drain', pump);
+              }
+              socket.end();
+              serverSent = back.digest('hex');
+            };
+            pump();
+          });
+        }).listen(7003);
+        let serverResult: { bytes: number; digest: string } | undefined;
+        let serverSent: string | undefined;
+        const peer = kernel('bulk-client', lab.userIpv4, 7003, BULK);
+        const result = await peer.record('sha256', BULK_TIMEOUT);
+        expect(serverResult).toEqual({ bytes: BULK, digest: result.sentSha256 });
+        expect(result.received).toBe(BULK);
+        expect(result.sha256).toBe(serverSent);
+      },
+      BULK_TIMEOUT,
+    );
 
     for (const seed of [1, 2]) {
       it(`bulk both ways survives seeded loss, reordering and duplication (seed ${seed})`, async () => {
@@ -218,7 +233,9 @@ for (const kind of ['AF_XDP', 'AF_PACKET'] as const) {
     }
 
     it('serves 1000 concurrent kernel connections', async () => {
-      const s = await start();
+      // Buffers of 64 KiB each way: 1000 connections with the bulk tests' 1 MiB would
+      // allocate 2 GiB while the SYNs pour in.
+      const s = await start({ tcp: { sendBuffer: 65536, receiveBuffer: 65536 } });
       s.createServer((socket) => socket.pipe(socket)).listen(7004, undefined, 1024);
       const peer = kernel('many-clients', lab.userIpv4, 7004, 1000);
       const result = await peer.record('ok', 120_000);

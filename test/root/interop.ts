@@ -136,7 +136,7 @@ export function clockForIsn(
 export function stackOn(
   lab: Lab,
   link: Link,
-  options: { clock?: Clock; secret?: Uint8Array } = {},
+  options: { clock?: Clock; secret?: Uint8Array; tcp?: Record<string, number> } = {},
 ): UtcpStack {
   return createStack({
     link,
@@ -144,7 +144,7 @@ export function stackOn(
     prefix: lab.stack.prefixLength,
     clock: options.clock,
     secret: options.secret,
-    tcp: INTEROP_TCP,
+    tcp: { ...INTEROP_TCP, ...options.tcp },
     pcap: process.env.UTCP_INTEROP_PCAP,
   });
 }

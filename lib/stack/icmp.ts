@@ -1,0 +1,213 @@
+/**
+ * ICMP (RFC 792) for the host: echo replies, destination-unreachable for protocols and ports
+ * nobody serves (RFC 1122 3.2.2.1), rate-limited (RFC 1812 4.3.2.8), and the errors that
+ * arrive about our own datagrams, handed to the transport they quote (RFC 5927).
+ */
+import { checksum } from '../wire/checksum.js';
+import { readIPv4 } from './address.js';
+import {
+  ICMP_CODE_FRAGMENTATION_NEEDED,
+  ICMP_DEST_UNREACHABLE,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMP_HEADER,
+  ICMP_TIME_EXCEEDED,
+  IPV4_HEADER,
+  PROTOCOL_ICMP,
+  readUint16,
+  writeUint16,
+} from './headers.js';
+import type { RouteError, Stack } from './stack.js';
+
+export class Icmp {
+  /** Echo replies, with their data valid only during the call; unsolicited ones are dropped. */
+  onEchoReply:
+    ((source: number, id: number, sequence: number, data: Uint8Array) => void) | undefined;
+  private tokens: number;
+  private refilledAt: number;
+
+  constructor(
+    private readonly stack: Stack,
+    /** ICMP errors sent per second at most. */
+    private readonly errorsPerSecond: number,
+  ) {
+    this.tokens = errorsPerSecond;
+    this.refilledAt = stack.clock.now();
+  }
+
+  input(source: number, buf: Uint8Array, offset: number, length: number, now: number): void {
+    this.stack.counters.icmpInMsgs++;
+    if (length < ICMP_HEADER || checksum(buf, offset, length) !== 0) {
+      this.stack.counters.icmpInErrors++;
+      this.stack.counters.drop(length < ICMP_HEADER ? 'icmp-truncated' : 'icmp-bad-checksum');
+      return;
+    }
+    const type = buf[offset];
+    const code = buf[offset + 1];
+    switch (type) {
+      case ICMP_ECHO_REQUEST:
+        this.stack.counters.icmpInEchos++;
+        this.sendEchoReply(source, buf, offset, length);
+        return;
+      case ICMP_ECHO_REPLY:
+        this.stack.counters.icmpInEchoReps++;
+        if (this.onEchoReply === undefined || length < ICMP_HEADER) {
+          this.stack.counters.drop('icmp-echo-reply-unsolicited');
+          return;
+        }
+        this.onEchoReply(
+          source,
+          readUint16(buf, offset + 4),
+          readUint16(buf, offset + 6),
+          buf.subarray(offset + ICMP_HEADER, offset + length),
+        );
+        return;
+      case ICMP_DEST_UNREACHABLE:
+      case ICMP_TIME_EXCEEDED:
+        if (type === ICMP_DEST_UNREACHABLE) this.stack.counters.icmpInDestUnreachs++;
+        else this.stack.counters.icmpInTimeExcds++;
+        this.errorIn(type, code, buf, offset, length, now);
+        return;
+      default:
+        this.stack.counters.drop('icmp-unhandled-type', String(type));
+    }
+  }
+
+  // RFC 792 / RFC 1122 3.2.2: the error quotes our IP header and at least 8 bytes beyond.
+  private errorIn(
+    type: number,
+    code: number,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+    now: number,
+  ): void {
+    const quoted = offset + ICMP_HEADER;
+    const quotedLength = length - ICMP_HEADER;
+    const headerLength = (buf[quoted] & 0x0f) * 4;
+    if (quotedLength < IPV4_HEADER || buf[quoted] >>> 4 !== 4 || quotedLength < headerLength + 8) {
+      this.stack.counters.drop('icmp-error-truncated-quote');
+      return;
+    }
+    const quotedSource = readIPv4(buf, quoted + 12);
+    const quotedDestination = readIPv4(buf, quoted + 16);
+    if (quotedSource !== this.stack.address) {
+      this.stack.counters.drop('icmp-error-not-ours');
+      return;
+    }
+    let mtu = 0;
+    if (type === ICMP_DEST_UNREACHABLE && code === ICMP_CODE_FRAGMENTATION_NEEDED) {
+      // RFC 1191 4: the next-hop MTU sits in the low 16 bits of the second word.
+      mtu = readUint16(buf, offset + 6);
+      mtu = this.stack.learnPathMtu(quotedDestination, mtu, now);
+    }
+    const transport = this.stack.transport(buf[quoted + 9]);
+    if (transport === undefined) {
+      this.stack.counters.drop('icmp-error-unknown-protocol');
+      return;
+    }
+    const start = quoted + headerLength;
+    transport.icmpError(
+      type,
+      code,
+      mtu,
+      quotedSource,
+      quotedDestination,
+      buf.subarray(start, quoted + quotedLength),
+      now,
+    );
+  }
+
+  private sendEchoReply(
+    destination: number,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+  ): void {
+    const error = this.stack.sendIPv4(destination, PROTOCOL_ICMP, length, (out, at) => {
+      out.set(buf.subarray(offset, offset + length), at);
+      out[at] = ICMP_ECHO_REPLY;
+      writeUint16(out, at + 2, 0);
+      writeUint16(out, at + 2, checksum(out, at, length));
+    });
+    if (error === undefined) {
+      this.stack.counters.icmpOutMsgs++;
+      this.stack.counters.icmpOutEchoReps++;
+    } else {
+      this.stack.counters.icmpOutErrors++;
+    }
+  }
+
+  /** Sends an ICMP echo request (RFC 792); replies go to `onEchoReply`. */
+  sendEcho(
+    destination: number,
+    id: number,
+    sequence: number,
+    data: Uint8Array,
+  ): RouteError | undefined {
+    const length = ICMP_HEADER + data.length;
+    const error = this.stack.sendIPv4(destination, PROTOCOL_ICMP, length, (out, at) => {
+      out[at] = ICMP_ECHO_REQUEST;
+      out[at + 1] = 0;
+      writeUint16(out, at + 2, 0);
+      writeUint16(out, at + 4, id);
+      writeUint16(out, at + 6, sequence);
+      out.set(data, at + ICMP_HEADER);
+      writeUint16(out, at + 2, checksum(out, at, length));
+    });
+    if (error === undefined) {
+      this.stack.counters.icmpOutMsgs++;
+      this.stack.counters.icmpOutEchos++;
+    } else {
+      this.stack.counters.icmpOutErrors++;
+    }
+    return error;
+  }
+
+  /** Sends destination-unreachable quoting the offending datagram's header and 8 bytes. */
+  sendUnreachable(
+    code: number,
+    destination: number,
+    buf: Uint8Array,
+    offset: number,
+    length: number,
+  ): void {
+    if (!this.takeToken()) {
+      this.stack.counters.drop('icmp-rate-limited');
+      return;
+    }
+    const headerLength = (buf[offset] & 0x0f) * 4;
+    const quoteLength = Math.min(length, headerLength + 8);
+    const quote = Uint8Array.from(buf.subarray(offset, offset + quoteLength));
+    const error = this.stack.sendIPv4(
+      destination,
+      PROTOCOL_ICMP,
+      ICMP_HEADER + quoteLength,
+      (out, at) => {
+        out[at] = ICMP_DEST_UNREACHABLE;
+        out[at + 1] = code;
+        out.fill(0, at + 2, at + ICMP_HEADER);
+        out.set(quote, at + ICMP_HEADER);
+        writeUint16(out, at + 2, checksum(out, at, ICMP_HEADER + quoteLength));
+      },
+    );
+    if (error === undefined) {
+      this.stack.counters.icmpOutMsgs++;
+      this.stack.counters.icmpOutDestUnreachs++;
+    } else {
+      this.stack.counters.icmpOutErrors++;
+    }
+  }
+
+  private takeToken(): boolean {
+    const now = this.stack.clock.now();
+    const refill = Math.floor(((now - this.refilledAt) * this.errorsPerSecond) / 1_000_000);
+    if (refill > 0) {
+      this.tokens = Math.min(this.errorsPerSecond, this.tokens + refill);
+      this.refilledAt = now;
+    }
+    if (this.tokens === 0) return false;
+    this.tokens--;
+    return true;
+  }
+}
