@@ -1,9 +1,13 @@
 /**
  * Wire-layer microbenchmarks: parsing a full-size Ethernet/IPv4/TCP frame with every checksum
  * verified, and building one (headers plus TCP checksum over the payload). Prints ns per
- * frame. Run with `npm run bench:wire`.
+ * frame; with `--json FILE`, also writes the figures to FILE (`npm run bench` gathers them).
+ *
+ *   npm run bench:wire -- [--json FILE]
  */
 import Benchmark from 'benchmark';
+import { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { ipv4PseudoHeaderSum, sumWords } from '../lib/wire/checksum.js';
@@ -19,6 +23,11 @@ import {
   fillTcpChecksum,
   writeTcp,
 } from '../lib/wire/tcp.js';
+
+const options = new Command()
+  .option('--json <file>', 'write the figures as JSON to FILE')
+  .parse()
+  .opts<{ json?: string }>();
 
 const FRAME_LENGTH = 1514;
 const SRC = 0xc6120001;
@@ -82,9 +91,18 @@ console.log(
 );
 if (load > availableParallelism()) console.log('the machine is busy: figures are inflated');
 
-const cases: [string, () => void][] = [
+/** JSON figures, keys in snake_case ending in their unit. */
+const figures: Record<string, number | string> = {
+  node: process.version,
+  load_average: load,
+  cores: availableParallelism(),
+};
+
+/** Name, JSON key (before `_ns`), body. */
+const cases: [string, string, () => void][] = [
   [
     'parse + verify 1514-byte TCP frame',
+    'parse_verify_1514',
     () => {
       if (parseFrame(received, 0, FRAME_LENGTH, frame) !== undefined) throw new Error('dropped');
       sink += frame.tcp.payloadLength;
@@ -92,6 +110,7 @@ const cases: [string, () => void][] = [
   ],
   [
     'parse 1514-byte TCP frame, checksums trusted (offload)',
+    'parse_trusted_1514',
     () => {
       if (parseFrame(received, 0, FRAME_LENGTH, frame, true) !== undefined) {
         throw new Error('dropped');
@@ -101,6 +120,7 @@ const cases: [string, () => void][] = [
   ],
   [
     'build 1514-byte TCP frame (headers + checksum)',
+    'build_1514',
     () => {
       tcp.seq = (tcp.seq + payloadLength) >>> 0;
       build(sent);
@@ -108,6 +128,7 @@ const cases: [string, () => void][] = [
   ],
   [
     'build 1514-byte TCP frame with payload copy',
+    'build_copy_1514',
     () => {
       tcp.seq = (tcp.seq + payloadLength) >>> 0;
       sent.set(payload, FRAME_LENGTH - payloadLength);
@@ -116,6 +137,7 @@ const cases: [string, () => void][] = [
   ],
   [
     'checksum 1480 bytes alone',
+    'checksum_1480',
     () => {
       sink += sumWords(received, 34, tcpLength);
     },
@@ -135,13 +157,17 @@ function cpuNanoseconds(fn: () => void): number {
 }
 
 const suite = new Benchmark.Suite('wire');
-for (const [name, fn] of cases) suite.add(name, fn);
+for (const [name, , fn] of cases) suite.add(name, fn);
 suite
   .on('cycle', (event: Benchmark.Event) => {
     const bench = event.target;
     const ns = 1e9 / (bench.hz ?? 1);
     const rme = bench.stats?.rme ?? 0;
-    const cpu = cpuNanoseconds(cases.find(([name]) => name === bench.name)![1]);
+    const [, key, fn] = cases.find(([name]) => name === bench.name)!;
+    const cpu = cpuNanoseconds(fn);
+    figures[`${key}_ns`] = ns;
+    figures[`${key}_rme_percent`] = rme;
+    figures[`${key}_cpu_ns`] = cpu;
     console.log(
       `${bench.name}: ${ns.toFixed(1)} ns/frame (±${rme.toFixed(1)}%), ` +
         `${cpu.toFixed(1)} ns/frame of CPU time`,
@@ -174,5 +200,8 @@ function countCollections(): void {
   setTimeout(() => {
     observer.disconnect();
     console.log(`garbage collections during ${frames} parses and builds: ${collections}`);
+    figures.gc_count = collections;
+    figures.gc_frames = frames;
+    if (options.json) writeFileSync(options.json, JSON.stringify(figures, null, 2) + '\n');
   }, 100);
 }

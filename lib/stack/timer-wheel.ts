@@ -7,7 +7,8 @@
  * Time is in µs and cut into ticks of `tickUs`; a deadline lives in slot
  * `floor(deadline / tickUs) % slots`. A slot also holds deadlines a whole turn or more ahead;
  * `expire` skips those, which costs a little when many deadlines lie further out than
- * `tickUs * slots`.
+ * `tickUs * slots`. A bitmap of non-empty slots lets `expire` and the search for the earliest
+ * deadline step over empty slots 32 at a time.
  */
 export interface TimerWheelOptions {
   /** Width of a tick, µs. Default 1000. */
@@ -36,6 +37,8 @@ export class TimerWheel {
   #tick: Float64Array;
   readonly #head: Int32Array;
   readonly #tail: Int32Array;
+  /** Bit `slot % 32` of word `slot >> 5` is set while the slot's list is not empty. */
+  readonly #occupied: Uint32Array;
   #dueHead = NONE;
   #dueTail = NONE;
   #size = 0;
@@ -44,6 +47,12 @@ export class TimerWheel {
   #expiring = false;
   /** The earliest deadline, or NaN when it must be searched for again. */
   #earliest = Infinity;
+  /**
+   * No entry is filed under an earlier tick. Raised to the earliest entry's tick when that entry
+   * moves or goes, so the search that follows starts there rather than at `#currentTick`, which
+   * stays put for as long as deadlines keep being pushed back and `expire` is never called.
+   */
+  #lowTick: number;
 
   constructor(options: TimerWheelOptions = {}) {
     this.tickUs = options.tickUs ?? 1000;
@@ -62,7 +71,9 @@ export class TimerWheel {
     this.#tick = new Float64Array(capacity);
     this.#head = new Int32Array(this.slots).fill(NONE);
     this.#tail = new Int32Array(this.slots).fill(NONE);
+    this.#occupied = new Uint32Array(Math.ceil(this.slots / 32));
     this.#currentTick = Math.floor((options.now ?? 0) / this.tickUs);
+    this.#lowTick = this.#currentTick;
   }
 
   /** Deadlines held. */
@@ -88,7 +99,7 @@ export class TimerWheel {
     if (id >= this.#slotOf.length) this.#grow(id + 1);
     if (this.#slotOf[id] !== NONE) {
       if (this.#deadline[id] === this.#earliest && deadline > this.#earliest) {
-        this.#earliest = NaN;
+        this.#forgetEarliest(id);
       }
       this.#unlink(id);
     } else {
@@ -98,21 +109,26 @@ export class TimerWheel {
 
     let tick = Math.floor(deadline / this.tickUs);
     if (!(tick >= this.#currentTick)) tick = this.#currentTick;
+    if (tick < this.#lowTick) this.#lowTick = tick;
     const slot = tick % this.slots;
     this.#deadline[id] = deadline;
     this.#tick[id] = tick;
     this.#slotOf[id] = slot;
     this.#next[id] = NONE;
     this.#previous[id] = this.#tail[slot];
-    if (this.#tail[slot] === NONE) this.#head[slot] = id;
-    else this.#next[this.#tail[slot]] = id;
+    if (this.#tail[slot] === NONE) {
+      this.#head[slot] = id;
+      this.#occupied[slot >>> 5] |= 1 << (slot & 31);
+    } else {
+      this.#next[this.#tail[slot]] = id;
+    }
     this.#tail[slot] = id;
   }
 
   /** Removes `id`'s deadline; true if it had one. */
   cancel(id: number): boolean {
     if (!this.has(id)) return false;
-    if (this.#deadline[id] === this.#earliest) this.#earliest = NaN;
+    if (this.#deadline[id] === this.#earliest) this.#forgetEarliest(id);
     this.#unlink(id);
     this.#size--;
     return true;
@@ -128,19 +144,25 @@ export class TimerWheel {
     if (this.#expiring) throw new Error('TimerWheel.expire called from its own callback');
     const nowTick = Math.max(Math.floor(now / this.tickUs), this.#currentTick);
     const span = Math.min(nowTick - this.#currentTick + 1, this.slots);
-    for (let i = 0; i < span; i++) {
-      const slot = (this.#currentTick + i) % this.slots;
-      let id = this.#head[slot];
-      while (id !== NONE) {
-        const following = this.#next[id];
-        if (this.#deadline[id] <= now) {
-          this.#unlink(id);
-          this.#appendDue(id);
+    const first = this.#currentTick % this.slots;
+    for (let part = 0; part < 2; part++) {
+      const from = part === 0 ? first : 0;
+      const end = part === 0 ? Math.min(first + span, this.slots) : first + span - this.slots;
+      for (let slot = this.#nextOccupied(from, end); slot !== NONE;) {
+        let id = this.#head[slot];
+        while (id !== NONE) {
+          const following = this.#next[id];
+          if (this.#deadline[id] <= now) {
+            this.#unlink(id);
+            this.#appendDue(id);
+          }
+          id = following;
         }
-        id = following;
+        slot = this.#nextOccupied(slot + 1, end);
       }
     }
     this.#currentTick = nowTick;
+    if (this.#lowTick < nowTick) this.#lowTick = nowTick;
     if (this.#dueHead !== NONE) this.#earliest = NaN;
 
     let fired = 0;
@@ -161,7 +183,8 @@ export class TimerWheel {
 
   /**
    * The earliest deadline held, or `Infinity`. It is remembered until the deadline holding it
-   * moves or fires; then the next call searches up to one turn of slots and the ids filed there.
+   * moves or fires; then the next call searches the non-empty slots from that deadline's tick
+   * on, up to one turn, and the ids filed there.
    */
   nextDeadline(): number {
     if (this.#size === 0) return (this.#earliest = Infinity);
@@ -170,24 +193,62 @@ export class TimerWheel {
     return this.#earliest;
   }
 
+  /** `id` holds the earliest deadline and moves or goes: the rest lie at or after its tick. */
+  #forgetEarliest(id: number): void {
+    if (this.#tick[id] > this.#lowTick) this.#lowTick = this.#tick[id];
+    this.#earliest = NaN;
+  }
+
+  /**
+   * Walks the non-empty slots in tick order from `#lowTick` for one turn. Within a turn a tick
+   * has a slot to itself, so the first slot holding an entry of its own tick holds the earliest
+   * deadline. Entries there of later turns are noted on the way: if no slot holds one of its
+   * own tick, every entry has been seen and the earliest of them is the answer.
+   */
   #search(): number {
-    for (let i = 0; i < this.slots; i++) {
-      const tick = this.#currentTick + i;
-      let earliest = Infinity;
-      for (let id = this.#head[tick % this.slots]; id !== NONE; id = this.#next[id]) {
-        if (this.#tick[id] === tick && this.#deadline[id] < earliest) {
-          earliest = this.#deadline[id];
+    // Limitation: when every deadline lies more than a turn ahead, a search walks every entry;
+    // fixing it needs a coarser second wheel (Varghese and Lauck's hierarchical scheme).
+    const start = Math.max(this.#lowTick, this.#currentTick);
+    const first = start % this.slots;
+    let later = Infinity;
+    for (let part = 0; part < 2; part++) {
+      const end = part === 0 ? this.slots : first;
+      const firstTick = part === 0 ? start - first : start - first + this.slots;
+      for (let slot = this.#nextOccupied(part === 0 ? first : 0, end); slot !== NONE;) {
+        const tick = firstTick + slot;
+        let earliest = Infinity;
+        for (let id = this.#head[slot]; id !== NONE; id = this.#next[id]) {
+          const deadline = this.#deadline[id];
+          if (this.#tick[id] !== tick) {
+            if (deadline < later) later = deadline;
+          } else if (deadline < earliest) {
+            earliest = deadline;
+          }
         }
-      }
-      if (earliest !== Infinity) return earliest;
-    }
-    let earliest = Infinity;
-    for (let slot = 0; slot < this.slots; slot++) {
-      for (let id = this.#head[slot]; id !== NONE; id = this.#next[id]) {
-        if (this.#deadline[id] < earliest) earliest = this.#deadline[id];
+        if (earliest !== Infinity) {
+          this.#lowTick = tick;
+          return earliest;
+        }
+        slot = this.#nextOccupied(slot + 1, end);
       }
     }
-    return earliest;
+    return later;
+  }
+
+  /** The first non-empty slot in `[from, end)`, or NONE. */
+  #nextOccupied(from: number, end: number): number {
+    if (from >= end) return NONE;
+    let word = from >>> 5;
+    let bits = this.#occupied[word] & (-1 << (from & 31));
+    const lastWord = (end - 1) >>> 5;
+    for (;;) {
+      if (bits !== 0) {
+        const slot = (word << 5) + 31 - Math.clz32(bits & -bits);
+        return slot < end ? slot : NONE;
+      }
+      if (++word > lastWord) return NONE;
+      bits = this.#occupied[word];
+    }
   }
 
   #appendDue(id: number): void {
@@ -208,7 +269,10 @@ export class TimerWheel {
     else this.#head[slot] = next;
     if (next !== NONE) this.#previous[next] = previous;
     else if (slot === DUE) this.#dueTail = previous;
-    else this.#tail[slot] = previous;
+    else {
+      this.#tail[slot] = previous;
+      if (previous === NONE) this.#occupied[slot >>> 5] &= ~(1 << (slot & 31));
+    }
     this.#slotOf[id] = NONE;
   }
 

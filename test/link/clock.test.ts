@@ -100,6 +100,60 @@ describe('RealClock', () => {
   });
 });
 
+describe('RealClock timers due now', () => {
+  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  it('runs them on the next turn of the event loop, not a millisecond later', async () => {
+    const clock = new RealClock();
+    let ranAt = -1;
+    const armedAt = clock.now();
+    clock.at(armedAt, () => (ranAt = clock.now()));
+    clock.at(armedAt - 5000, () => {});
+    await nextTurn();
+    expect(ranAt).toBeGreaterThanOrEqual(armedAt);
+  });
+
+  it('runs due timers in deadline order, equal deadlines as armed, later ones not early', async () => {
+    const clock = new RealClock();
+    const now = clock.now();
+    const seen: string[] = [];
+    const future = now + 3000;
+    let futureRanAt = -1;
+    clock.at(future, () => {
+      futureRanAt = clock.now();
+      seen.push('future');
+    });
+    clock.at(now - 5, () => seen.push('b'));
+    clock.at(now - 10, () => seen.push('a1'));
+    clock.at(now - 10, () => seen.push('a2'));
+    const moved = clock.at(now, () => seen.push('moved'));
+    const cancelled = clock.at(now - 20, () => seen.push('cancelled'));
+    cancelled.cancel();
+    moved.start(now + 2000);
+    await nextTurn();
+    expect(seen).toEqual(['a1', 'a2', 'b']);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(seen).toEqual(['a1', 'a2', 'b', 'moved', 'future']);
+    expect(futureRanAt).toBeGreaterThanOrEqual(future);
+  });
+
+  it('lets I/O and other timers run while a timer keeps re-arming itself for now', async () => {
+    const clock = new RealClock();
+    let runs = 0;
+    const timer = clock.timer(() => {
+      runs++;
+      timer.start(clock.now());
+    });
+    timer.start(clock.now());
+    await nextTurn();
+    expect(runs).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(runs).toBeGreaterThan(1);
+    timer.cancel();
+    expect(timer.armed).toBe(false);
+  });
+});
+
 describe('clock arguments', () => {
   it('refuses deadlines that are not finite', () => {
     const clock = new VirtualClock();

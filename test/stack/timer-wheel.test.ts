@@ -96,6 +96,20 @@ describe('TimerWheel', () => {
     expect(wheel.nextDeadline()).toBe(357);
   });
 
+  it('tracks the earliest while deadlines are pushed back turn after turn without expiring', () => {
+    const wheel = new TimerWheel({ tickUs: 10, slots: 8 });
+    for (let id = 0; id < 5; id++) wheel.schedule(id, 1000 + id * 37);
+    for (let step = 0; step < 200; step++) {
+      const id = step % 5;
+      wheel.schedule(id, 1000 + step * 23 + (id % 2) * 500);
+      const model = Array.from({ length: 5 }, (_, other) => wheel.deadline(other));
+      expect(wheel.nextDeadline()).toBe(Math.min(...model));
+    }
+    wheel.cancel(wheel.nextDeadline() === wheel.deadline(4) ? 4 : 0);
+    const left = [0, 1, 2, 3, 4].filter((id) => wheel.has(id)).map((id) => wheel.deadline(id));
+    expect(wheel.nextDeadline()).toBe(Math.min(...left));
+  });
+
   type Operation =
     | { kind: 'schedule'; id: number; delay: number }
     | { kind: 'cancel'; id: number }
