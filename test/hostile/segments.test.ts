@@ -347,7 +347,8 @@ describe('hostile: timestamps and SACK', () => {
     for (let i = 0; i < 4; i++) {
       const left = (open.rcvNxt + 0x70000000 + i * 1000) >>> 0;
       const right = (left - 500) >>> 0; // right edge before left edge
-      for (const v of [left, right]) sack.push(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
+      for (const v of [left, right])
+        sack.push(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
     }
     r.send({ ...data(open, open.sndNxt, ''), ack: open.rcvNxt, options: sack });
     await r.settle(200_000);
@@ -365,12 +366,17 @@ describe('hostile: floods', () => {
     await r.settle();
     for (let i = 0; i < 200; i++) {
       r.peer.send(
-        r.peer.ipv4(r.stackMac, [198, 18, 0, 2], 6, tcpBytes({
-          srcPort: 10000 + i,
-          dstPort: 80,
-          seq: i * 7919,
-          flags: SYN,
-        })),
+        r.peer.ipv4(
+          r.stackMac,
+          [198, 18, 0, 2],
+          6,
+          tcpBytes({
+            srcPort: 10000 + i,
+            dstPort: 80,
+            seq: i * 7919,
+            flags: SYN,
+          }),
+        ),
       );
     }
     await r.settle();
@@ -378,7 +384,8 @@ describe('hostile: floods', () => {
     expect(stats.drops['tcp-listen-overflow']).toBeGreaterThan(0);
     expect(stats.gauges.connections).toBeLessThanOrEqual(8);
     await r.settle(1_000_000);
-    for (let i = 0; i < 30 && r.stack.stats().gauges.connections > 0; i++) await r.settle(1_000_000);
+    for (let i = 0; i < 30 && r.stack.stats().gauges.connections > 0; i++)
+      await r.settle(1_000_000);
     expect(r.stack.stats().gauges.connections).toBe(0);
     expect(r.stack.stats().gauges.timers).toBe(0);
     server.close();
