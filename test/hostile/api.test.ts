@@ -226,7 +226,7 @@ describe('hostile: API misuse', () => {
   });
 
   it.fails('createStack with a short secret throws an error with a code', () => {
-    // Bug: lib/tcp/core.ts throws a bare RangeError (no `code`) for a secret under 16 bytes.
+    // Bug: lib/tcp/core.ts:198 throws a bare RangeError (no `code`) for a secret under 16 bytes.
     const clock = new VirtualClock();
     const [link] = createMemoryLinkPair({ clock });
     let error: unknown;

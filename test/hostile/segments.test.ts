@@ -11,7 +11,6 @@ import {
   data,
   handshake,
   tcpBytes,
-  text,
   type Open,
 } from './raw-peer.js';
 
