@@ -120,13 +120,13 @@ export class Rig {
   }
 
   /** Sends one TCP segment (or raw IP payload) to the stack and runs time briefly. */
-  send(segment: Segment | Uint8Array, ipOptions: Parameters<Peer['ipv4']>[3] = {}): Seen[] {
+  send(segment: Segment | Uint8Array, ipOptions: Parameters<Peer['ipv4']>[4] = {}): Seen[] {
     const bytes = segment instanceof Uint8Array ? segment : tcpBytes(segment);
     this.peer.send(this.peer.ipv4(this.stackMac, STACK_IP, 6, bytes, ipOptions));
     return this.step(100);
   }
 
-  sendIp(protocol: number, payload: Uint8Array, options: Parameters<Peer['ipv4']>[3] = {}) {
+  sendIp(protocol: number, payload: Uint8Array, options: Parameters<Peer['ipv4']>[4] = {}) {
     this.peer.send(this.peer.ipv4(this.stackMac, STACK_IP, protocol, payload, options));
     return this.step(100);
   }
