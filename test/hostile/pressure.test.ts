@@ -1,0 +1,197 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Socket } from '../../lib/api/socket.js';
+import { ACK, FIN, RST, Rig, SYN, data, handshake, tcpBytes } from './raw-peer.js';
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+/** Bytes the peer sends, a pattern that shows any shift, loss or duplication. */
+function pattern(length: number): Uint8Array {
+  return Uint8Array.from({ length }, (_, i) => (i * 7 + (i >> 8)) & 255);
+}
+
+async function pausedServer(tcp: Record<string, number | boolean> = {}) {
+  const r = (rig = new Rig(tcp));
+  const received: Buffer[] = [];
+  const sockets: Socket[] = [];
+  const errors: unknown[] = [];
+  r.stack
+    .createServer((socket) => {
+      socket.pause();
+      sockets.push(socket);
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
+      socket.on('error', (error) => errors.push(error));
+    })
+    .listen(80);
+  await r.settle();
+  const open = handshake(r, 80);
+  await r.settle();
+  return { r, open, sockets, errors, got: () => Buffer.concat(received) };
+}
+
+describe('hostile: a peer that ignores flow control', () => {
+  it('data past the offered window is dropped by name; retransmitted, it all arrives', async () => {
+    const { r, open, sockets, got } = await pausedServer({ receiveBuffer: 16384 });
+    const stream = pattern(200_000);
+    const before = r.stack.stats().tcp.tcpInSegs;
+    for (let at = 0; at < stream.length; at += 1000) {
+      r.peer.send(
+        r.peer.ipv4(
+          r.stackMac,
+          [198, 18, 0, 2],
+          6,
+          tcpBytes(data(open, open.sndNxt + at, stream.subarray(at, at + 1000))),
+        ),
+      );
+      if (at % 16_000 === 0) r.step(20);
+    }
+    await r.settle();
+    const stats = r.stack.stats();
+    expect(stats.tcp.tcpInSegs - before).toBe(200);
+    expect(stats.gauges.bytesBuffered).toBeLessThan(200_000);
+    const dropped =
+      (stats.drops['tcp-out-of-window'] ?? 0) + (stats.drops['tcp-receive-buffer-full'] ?? 0);
+    expect(dropped).toBeGreaterThan(0);
+
+    // Now behave: read, and resend from what the stack acknowledged, within its window.
+    sockets[0].resume();
+    for (let round = 0; round < 400 && got().length < stream.length; round++) {
+      await r.settle(1000);
+      const last = r.seen.at(-1);
+      if (last === undefined) continue;
+      const acked = (last.header.ack - open.sndNxt) >>> 0;
+      const window = Math.min(last.header.window, 4000);
+      for (let at = acked; at < Math.min(acked + window, stream.length); at += 1000) {
+        const end = Math.min(at + 1000, acked + window, stream.length);
+        r.send(data(open, open.sndNxt + at, stream.subarray(at, end)));
+      }
+    }
+    expect(got().length).toBe(stream.length);
+    expect(got().equals(Buffer.from(stream))).toBe(true);
+  });
+
+  it('a storm of 1-byte out-of-order segments stays under the reassembly bound', async () => {
+    const { r, open, sockets, got } = await pausedServer();
+    const stream = pattern(40_000);
+    // Every other byte, highest first: the worst case for a reassembly queue.
+    for (let at = stream.length - 1; at >= 1; at -= 2) {
+      r.peer.send(
+        r.peer.ipv4(
+          r.stackMac,
+          [198, 18, 0, 2],
+          6,
+          tcpBytes(data(open, open.sndNxt + at, stream.subarray(at, at + 1))),
+        ),
+      );
+      if (at % 64 === 1) r.step(10);
+    }
+    await r.settle();
+    const stats = r.stack.stats();
+    expect(stats.gauges.bytesBuffered).toBeLessThan(4 << 20);
+    expect(stats.gauges.connections).toBe(1);
+    // Then a correct peer sends everything in order: the stream comes out exact.
+    sockets[0].resume();
+    for (let at = 0; at < stream.length; at += 1000) {
+      r.send(data(open, open.sndNxt + at, stream.subarray(at, at + 1000)));
+      if (at % 8000 === 0) await r.settle(10);
+    }
+    await r.settle();
+    expect(got().equals(Buffer.from(stream))).toBe(true);
+  });
+});
+
+describe('hostile: handshake abuse', () => {
+  it('a RST for a half-open connection frees it (no leak in the SYN queue)', async () => {
+    const r = (rig = new Rig());
+    r.stack.createServer(() => {}).listen(80);
+    await r.settle();
+    for (let i = 0; i < 20; i++) {
+      const synAck = r
+        .send({ srcPort: 20000 + i, dstPort: 80, seq: 5000, flags: SYN })
+        .find((s) => s.header.flags === (SYN | ACK));
+      expect(synAck).toBeDefined();
+      r.send({ srcPort: 20000 + i, dstPort: 80, seq: 5001, flags: RST });
+    }
+    await r.settle();
+    const gauges = r.stack.stats().gauges;
+    expect(gauges.connections).toBe(0);
+    expect(gauges.timers).toBe(0);
+  });
+
+  it('data on a SYN, then the SYN again with other data, delivers the first copy once', async () => {
+    const r = (rig = new Rig());
+    const received: Buffer[] = [];
+    r.stack.createServer((socket) => socket.on('data', (c: Buffer) => received.push(c))).listen(80);
+    await r.settle();
+    const enc = (s: string) => new TextEncoder().encode(s);
+    const replies = r.send({
+      srcPort: 30000,
+      dstPort: 80,
+      seq: 100,
+      flags: SYN,
+      payload: enc('hi'),
+    });
+    const synAck = replies.find((s) => s.header.flags === (SYN | ACK));
+    expect(synAck).toBeDefined();
+    r.send({ srcPort: 30000, dstPort: 80, seq: 100, flags: SYN, payload: enc('XY') });
+    const ack = ((synAck?.header.seq ?? 0) + 1) >>> 0;
+    const acked = synAck?.header.ack === 103 ? 103 : 101;
+    r.send({
+      srcPort: 30000,
+      dstPort: 80,
+      seq: acked,
+      ack,
+      flags: ACK,
+      payload: enc(acked === 101 ? 'hi!' : '!'),
+    });
+    await r.settle();
+    expect(Buffer.concat(received).toString()).toBe('hi!');
+  });
+
+  it('an ACK to a listener gets a RST, a SYN+FIN or SYN+RST does not open', async () => {
+    const r = (rig = new Rig());
+    r.stack.createServer(() => {}).listen(80);
+    await r.settle();
+    const rst = r.send({ srcPort: 1, dstPort: 80, seq: 1, ack: 777, flags: ACK });
+    expect(rst.some((s) => (s.header.flags & RST) !== 0 && s.header.seq === 777)).toBe(true);
+    r.send({ srcPort: 2, dstPort: 80, seq: 1, flags: SYN | RST });
+    r.send({ srcPort: 3, dstPort: 80, seq: 1, flags: SYN | FIN });
+    await r.settle();
+    expect(r.stack.stats().gauges.connectionsByState.ESTABLISHED ?? 0).toBe(0);
+    const drops = r.drops();
+    expect(drops['tcp-listen-ack']).toBe(1);
+  });
+
+  it('RST in TIME_WAIT is ignored (RFC 1337) and the connection ends on its timer', async () => {
+    const r = (rig = new Rig());
+    let server: Socket | undefined;
+    r.stack.createServer((socket) => (server = socket)).listen(80);
+    await r.settle();
+    const open = handshake(r, 80);
+    await r.settle();
+    server?.end();
+    await r.settle();
+    const fin = r.seen.find((s) => (s.header.flags & FIN) !== 0);
+    expect(fin).toBeDefined();
+    // Peer acknowledges the FIN and sends its own: the stack goes to TIME_WAIT.
+    r.send({
+      srcPort: open.peerPort,
+      dstPort: 80,
+      seq: open.sndNxt,
+      ack: (fin!.header.seq + 1) >>> 0,
+      flags: ACK | FIN,
+    });
+    await r.settle();
+    expect(r.stack.stats().gauges.connectionsByState.TIME_WAIT).toBe(1);
+    r.send({ srcPort: open.peerPort, dstPort: 80, seq: open.sndNxt + 1, flags: RST });
+    expect(r.stack.stats().gauges.connectionsByState.TIME_WAIT).toBe(1);
+    for (let i = 0; i < 10 && r.stack.stats().gauges.connections > 0; i++) {
+      await r.settle(1_000_000);
+    }
+    expect(r.stack.stats().gauges.connections).toBe(0);
+    expect(r.stack.stats().gauges.timers).toBe(0);
+  });
+});
