@@ -166,8 +166,13 @@ export interface Open {
 }
 
 /** Three-way handshake from the peer, with the options given on the SYN. */
-export function handshake(rig: Rig, port: number, peerPort = 40000, synOptions: number[] = []) {
-  const iss = 1_000_000;
+export function handshake(
+  rig: Rig,
+  port: number,
+  peerPort = 40000,
+  synOptions: number[] = [],
+  iss = 1_000_000,
+) {
   const replies = rig.send({
     srcPort: peerPort,
     dstPort: port,
@@ -180,7 +185,7 @@ export function handshake(rig: Rig, port: number, peerPort = 40000, synOptions: 
   const open: Open = {
     port,
     peerPort,
-    sndNxt: iss + 1,
+    sndNxt: (iss + 1) >>> 0,
     rcvNxt: (synAck.header.seq + 1) >>> 0,
     stackIss: synAck.header.seq,
   };
