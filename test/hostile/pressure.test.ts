@@ -200,9 +200,7 @@ describe('hostile: edges of the sequence space and the frame', () => {
   it('data across the 2^32 wrap arrives exact', async () => {
     const r = (rig = new Rig());
     const received: Buffer[] = [];
-    r.stack
-      .createServer((socket) => socket.on('data', (c: Buffer) => received.push(c)))
-      .listen(80);
+    r.stack.createServer((socket) => socket.on('data', (c: Buffer) => received.push(c))).listen(80);
     await r.settle();
     const open = handshake(r, 80, 40000, [], 0xffffffff - 1500);
     await r.settle();
