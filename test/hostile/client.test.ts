@@ -107,7 +107,7 @@ describe('hostile: answers to our SYN', () => {
 
 describe('hostile: ICMP quoting a header it cannot hold', () => {
   it.fails('a quoted IPv4 header length under 20 is dropped, not read as TCP', async () => {
-    // Bug (low): lib/stack/stack.ts:684 (icmpErrorIn) takes the quoted IHL as given; with IHL 0 the
+    // Bug (low): lib/stack/stack.ts:732 (icmpErrorIn) takes the quoted IHL as given; with IHL 0 the
     // quoted IP header itself is read as the TCP ports and sequence number, and the error is
     // applied to a connection on a port in 0x4000..0x4fff. RFC 791 bounds IHL at 5 or more.
     const r = (rig = new Rig());
