@@ -121,3 +121,44 @@ describe('hostile: API edges', () => {
     expect(gauges.timers).toBe(0);
   });
 });
+
+describe('hostile: callbacks of writes that can never complete', () => {
+  it.fails('writes queued before a refused connect have their callbacks called', async () => {
+    // Bug: lib/api/socket.ts:253 _destroy never calls the callback of the write held in
+    // `pendingWrite`, so it and every write buffered behind it never complete (node:net
+    // calls them with ERR_SOCKET_CLOSED_BEFORE_CONNECTION / ECONNREFUSED). Anything awaiting
+    // the write (a promisified write, stream.finished, pipeline) hangs.
+    const p = (current = pair());
+    const socket = p.a.connect({ host: '198.18.0.2', port: 9 });
+    const callbacks: unknown[] = [];
+    let error: unknown;
+    socket.on('error', (e) => (error = e));
+    socket.write('one', (e) => callbacks.push(e ?? 'ok'));
+    socket.write(Buffer.alloc(100_000), (e) => callbacks.push(e ?? 'ok'));
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    await runUntil(p.clock, () => closed);
+    expect(codeOf(error)).toBe('ECONNREFUSED');
+    expect(callbacks).toHaveLength(2);
+    for (const e of callbacks) expect(codeOf(e)).toBeTypeOf('string');
+  });
+
+  it('writes after the peer reset fail with a code', async () => {
+    const p = (current = pair());
+    const serverSide: import('../../lib/api/socket.js').Socket[] = [];
+    p.b.createServer((s) => serverSide.push(s)).listen(80);
+    const socket = p.a.connect({ host: '198.18.0.2', port: 80 });
+    const errors: unknown[] = [];
+    socket.on('error', (e) => errors.push(e));
+    await runUntil(p.clock, () => serverSide.length === 1);
+    serverSide[0].resetAndDestroy?.();
+    if (!serverSide[0].destroyed) serverSide[0].destroy(new Error('abort'));
+    serverSide[0].on('error', () => {});
+    await runUntil(p.clock, () => errors.length > 0);
+    const callbacks: unknown[] = [];
+    socket.write('late', (e) => callbacks.push(e));
+    await runUntil(p.clock, () => callbacks.length > 0);
+    expect(codeOf(errors[0])).toBe('ECONNRESET');
+    expect(codeOf(callbacks[0])).toBeTypeOf('string');
+  });
+});
