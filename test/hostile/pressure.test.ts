@@ -267,3 +267,29 @@ describe('hostile: edges of the sequence space and the frame', () => {
     expect(Buffer.from(delivered).equals(stream)).toBe(true);
   });
 });
+
+describe('hostile: closing a listener under a flood', () => {
+  it('server.close() with half-open and just-established connections leaves nothing', async () => {
+    const r = (rig = new Rig());
+    const accepted: Socket[] = [];
+    const server = r.stack.createServer((s) => {
+      accepted.push(s);
+      s.on('error', () => {});
+      s.resume();
+    });
+    server.listen(80, '198.18.0.2', 16);
+    await r.settle();
+    for (let i = 0; i < 10; i++) r.send({ srcPort: 20000 + i, dstPort: 80, seq: 1, flags: SYN });
+    handshake(r, 80, 30000);
+    let closed = false;
+    server.close(() => (closed = true));
+    for (const s of accepted) s.destroy();
+    for (let i = 0; i < 20 && r.stack.stats().gauges.connections > 0; i++) {
+      await r.settle(1_000_000);
+    }
+    const g = r.stack.stats().gauges;
+    expect([g.connections, g.timers, g.listeners, g.portsInUse]).toEqual([0, 0, 0, 0]);
+    await r.settle();
+    expect(closed).toBe(true);
+  });
+});
