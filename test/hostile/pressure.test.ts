@@ -293,3 +293,105 @@ describe('hostile: closing a listener under a flood', () => {
     expect(closed).toBe(true);
   });
 });
+
+describe('hostile: blind injection interleaved with a correct stream', () => {
+  it('out-of-window junk of every flag and option never changes the bytes delivered', async () => {
+    const { r, open, sockets, errors, got } = await pausedServer();
+    sockets[0].resume();
+    const stream = pattern(30_000);
+    let x = 2024;
+    const rand = (n: number): number => {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      return x % n;
+    };
+    const optionPool = [
+      [1, 1, 1, 1],
+      [2, 4, 0, 1],
+      [3, 3, 15, 0],
+      [4, 2, 0, 0],
+      [5, 10, 0, 0, 0, 0, 255, 255, 255, 255],
+      [8, 10, 0, 0, 0, 1, 0, 0, 0, 0],
+      [0, 0, 0, 0],
+      [30, 2, 0, 0],
+    ];
+    for (let at = 0; at < stream.length; at += 1000) {
+      for (let k = 0; k < 5; k++) {
+        // Blind: a sequence number at least 2^30 away from the window, any flags but SYN+RST
+        // combinations a real attacker would try first.
+        const seq = (open.sndNxt + at + 0x40000000 + rand(0x40000000)) >>> 0;
+        r.peer.send(
+          r.peer.ipv4(
+            r.stackMac,
+            [198, 18, 0, 2],
+            6,
+            tcpBytes({
+              srcPort: open.peerPort,
+              dstPort: open.port,
+              seq,
+              ack: rand(0x100000000),
+              flags: rand(256) & ~0xc0,
+              window: rand(65536),
+              urgent: rand(65536),
+              options: optionPool[rand(optionPool.length)],
+              payload: pattern(rand(200)).map((b) => b ^ 0xff),
+            }),
+          ),
+        );
+      }
+      r.send(data(open, open.sndNxt + at, stream.subarray(at, at + 1000)));
+    }
+    await r.settle();
+    expect(errors).toEqual([]);
+    expect(got().equals(Buffer.from(stream))).toBe(true);
+    expect(r.stack.stats().gauges.connectionsByState.ESTABLISHED).toBe(1);
+  });
+  it('in-window junk with an impossible ACK (RFC 5961 5.2) never changes the bytes', async () => {
+    const { r, open, sockets, errors, got } = await pausedServer();
+    sockets[0].resume();
+    const stream = pattern(30_000);
+    let x = 2024;
+    const rand = (n: number): number => {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      return x % n;
+    };
+    const optionPool = [
+      [1, 1, 1, 1],
+      [2, 4, 0, 1],
+      [3, 3, 15, 0],
+      [4, 2, 0, 0],
+      [5, 10, 0, 0, 0, 0, 255, 255, 255, 255],
+      [8, 10, 0, 0, 0, 1, 0, 0, 0, 0],
+      [0, 0, 0, 0],
+      [30, 2, 0, 0],
+    ];
+    for (let at = 0; at < stream.length; at += 1000) {
+      for (let k = 0; k < 5; k++) {
+        // In the window but acknowledging data never sent: never RST, always ACK.
+        const seq = (open.sndNxt + at + rand(3000)) >>> 0;
+        r.peer.send(
+          r.peer.ipv4(
+            r.stackMac,
+            [198, 18, 0, 2],
+            6,
+            tcpBytes({
+              srcPort: open.peerPort,
+              dstPort: open.port,
+              seq,
+              ack: (open.rcvNxt + 0x10000000 + rand(0x60000000)) >>> 0,
+              flags: (rand(256) & ~0xc4) | ACK,
+              window: rand(65536),
+              urgent: rand(65536),
+              options: optionPool[rand(optionPool.length)],
+              payload: pattern(rand(200)).map((b) => b ^ 0xff),
+            }),
+          ),
+        );
+      }
+      r.send(data(open, open.sndNxt + at, stream.subarray(at, at + 1000)));
+    }
+    await r.settle();
+    expect(errors).toEqual([]);
+    expect(got().equals(Buffer.from(stream))).toBe(true);
+    expect(r.stack.stats().gauges.connectionsByState.ESTABLISHED).toBe(1);
+  });
+});
