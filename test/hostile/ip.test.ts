@@ -237,3 +237,59 @@ describe('hostile: ICMP errors against a live connection', () => {
     expect(named.length).toBeGreaterThan(0);
   });
 });
+
+describe('hostile: classic floods and spoofs', () => {
+  it('a LAND SYN (source = destination) neither loops nor lingers', async () => {
+    const r = (rig = new Rig());
+    r.stack.createServer(() => {}).listen(80);
+    await r.settle();
+    const land = tcpBytes(
+      { srcPort: 80, dstPort: 80, seq: 1, flags: 0x02 },
+      (198 << 24) | (18 << 16) | 2,
+      (198 << 24) | (18 << 16) | 2,
+    );
+    r.sendIp(6, land, { source: STACK_IP });
+    await r.settle();
+    for (let i = 0; i < 20 && r.stack.stats().gauges.connections > 0; i++) {
+      await r.settle(1_000_000);
+    }
+    const stats = r.stack.stats();
+    expect(stats.gauges.connections).toBe(0);
+    expect(stats.gauges.timers).toBe(0);
+    expect(Object.values(stats.drops).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+
+  it('a UDP flood gets rate-limited ICMP answers, the rest counted', async () => {
+    const r = (rig = new Rig());
+    for (let i = 0; i < 300; i++) {
+      r.peer.send(r.peer.ipv4(r.stackMac, STACK_IP, 17, new Uint8Array(16), { id: i }));
+      if (i % 32 === 0) r.step(10);
+    }
+    await r.settle();
+    const stats = r.stack.stats();
+    expect(stats.drops['udp-no-listener']).toBe(300);
+    expect(stats.ip.icmpOutDestUnreachs).toBeLessThanOrEqual(101);
+    expect(stats.drops['icmp-rate-limited']).toBe(300 - stats.ip.icmpOutDestUnreachs);
+  });
+
+  it('a 64 KiB ping in fragments is answered or dropped by name, never thrown', async () => {
+    const r = (rig = new Rig());
+    const message = icmpEcho(8, 1, 1, new Uint8Array(65_000).fill(1));
+    for (let at = 0; at < message.length; at += 1480) {
+      const last = at + 1480 >= message.length;
+      r.peer.send(
+        r.peer.ipv4(r.stackMac, STACK_IP, 1, message.subarray(at, at + 1480), {
+          id: 77,
+          fragmentOffset: at,
+          moreFragments: !last,
+        }),
+      );
+      if ((at / 1480) % 16 === 0) r.step(10);
+    }
+    await r.settle();
+    const stats = r.stack.stats();
+    expect(stats.ip.ipReasmOKs).toBe(1);
+    expect(stats.drops['ip-exceeds-path-mtu']).toBe(1);
+    expect(stats.gauges.reassemblyDatagrams).toBe(0);
+  });
+});
