@@ -162,3 +162,48 @@ describe('hostile: callbacks of writes that can never complete', () => {
     expect(codeOf(callbacks[0])).toBeTypeOf('string');
   });
 });
+
+describe('hostile: timer arguments', () => {
+  it('huge keepalive and idle timeouts are accepted and the socket still closes', async () => {
+    const p = (current = pair());
+    p.b.createServer((s) => s.resume()).listen(80);
+    const c = p.a.connect({ host: '198.18.0.2', port: 80 });
+    let closed = false;
+    c.on('close', () => (closed = true));
+    c.resume();
+    c.on('connect', () => {
+      c.setKeepAlive(true, 1e15);
+      c.setTimeout(1e15);
+      c.setTimeout(-1);
+      c.end('bye');
+    });
+    await runUntil(p.clock, () => closed, 30_000_000);
+    expect(leftovers(p.a).sockets).toBe(0);
+  });
+
+  it.fails(
+    'setTimeout(NaN) is refused with a code or ignored; the socket keeps working',
+    async () => {
+      // Bug: lib/api/socket.ts:174 stores NaN as the idle timeout; setTimeout(NaN) throws a bare
+      // RangeError from the clock, and every later send or receive on the socket re-arms the
+      // idle timer and throws again, from inside the stack's callbacks (node:net throws
+      // ERR_OUT_OF_RANGE, with a code, and leaves the socket usable).
+      const p = (current = pair());
+      p.b.createServer((s) => s.resume()).listen(80);
+      const c = p.a.connect({ host: '198.18.0.2', port: 80 });
+      let connected = false;
+      c.on('connect', () => (connected = true));
+      await runUntil(p.clock, () => connected);
+      try {
+        c.setTimeout(Number.NaN);
+      } catch (e) {
+        expect(codeOf(e)).toBeTypeOf('string');
+      }
+      let closed = false;
+      c.on('close', () => (closed = true));
+      c.end('bye');
+      await runUntil(p.clock, () => closed, 30_000_000);
+      expect(closed).toBe(true);
+    },
+  );
+});
