@@ -207,3 +207,20 @@ describe('hostile: timer arguments', () => {
     },
   );
 });
+
+describe('hostile: local ports out of range', () => {
+  it.fails('connect with localPort -1, 70000, 1.5 or NaN fails at once with a code', async () => {
+    // Bug: lib/tcp/core.ts:334 checks the remote port but takes any local port: the SYN
+    // leaves with the port cut to 16 bits, the answer never matches, and the caller waits
+    // out the whole connection timeout for ETIMEDOUT (node:net throws ERR_SOCKET_BAD_PORT).
+    const p = (current = pair());
+    p.b.createServer((s) => s.resume()).listen(80);
+    const codes: unknown[] = [];
+    for (const localPort of [-1, 70000, 1.5, Number.NaN]) {
+      const c = p.a.connect({ host: '198.18.0.2', port: 80, localPort });
+      c.on('error', (e) => codes.push(codeOf(e)));
+    }
+    await runUntil(p.clock, () => codes.length === 4, 10_000_000);
+    expect(codes.filter((code) => code === 'ETIMEDOUT')).toEqual([]);
+  });
+});
