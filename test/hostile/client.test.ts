@@ -137,3 +137,21 @@ describe('hostile: ICMP quoting a header it cannot hold', () => {
     expect(r.stack.stats().tcp.icmpErrorsApplied).toBe(applied);
   });
 });
+
+describe('hostile: repeated SYNs to a listener', () => {
+  it('a retransmitted SYN gets the same SYN-ACK and makes no second connection', async () => {
+    const r = (rig = new Rig());
+    r.stack.createServer(() => {}).listen(80);
+    await r.settle();
+    const first = r.send({ srcPort: 5555, dstPort: 80, seq: 42, flags: SYN });
+    const again = r.send({ srcPort: 5555, dstPort: 80, seq: 42, flags: SYN });
+    const a = first.find((s) => s.header.flags === (SYN | ACK));
+    const b = again.find((s) => s.header.flags === (SYN | ACK));
+    expect(a).toBeDefined();
+    expect(b?.header.seq).toBe(a?.header.seq);
+    expect(r.stack.stats().gauges.connections).toBe(1);
+    // A SYN with another ISN on the same 4-tuple must not replace or duplicate it either.
+    r.send({ srcPort: 5555, dstPort: 80, seq: 9_000_000, flags: SYN });
+    expect(r.stack.stats().gauges.connections).toBeLessThanOrEqual(1);
+  });
+});
