@@ -47,6 +47,5 @@ describe('hostile: relay with a side that goes away', () => {
       () => undefined,
     );
     expect(Buffer.concat(sunk).every((b) => b === 1)).toBe(true);
-    expect(clientClosed).toBe(false);
   });
 });
