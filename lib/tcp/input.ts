@@ -497,6 +497,18 @@ function synchronisedInput(
     }
   }
 
+  // The window we offered can reach past the ring's free space: the field is rounded up to
+  // the scale unit and the right edge never moves left (RFC 7323 2.4, RFC 9293 3.8.6.2.2),
+  // and BSD's soft socket buffer would absorb the excess. Our ring is a hard bound, so bytes
+  // past it are not taken (they are not acknowledged; the peer sends them again).
+  const room = c.receiveBuffer.free - seqDiff(seq, c.rcvNxt);
+  if (dataLength > 0 && dataLength > room) {
+    core.drop('receive-buffer-full', h, `${dataLength - Math.max(room, 0)} bytes past the ring`);
+    dataLength = Math.max(room, 0);
+    fin = false;
+    c.ackNow = true;
+  }
+
   // Fifth: the ACK field.
   if ((flags & ACK) === 0) {
     core.drop('no-ack-flag', h);

@@ -282,6 +282,39 @@ describe('flow control', () => {
     expect(ack.window).toBe(Math.floor(((1 << 20) - 10) / 32));
   });
 
+  it('never stores past the ring when the scaled window was rounded up', () => {
+    // RFC 7323 2.4 rounds the scaled field up so the right edge never moves left; the offer
+    // can then exceed the free space by less than one scale unit. A peer filling the offer
+    // must not overwrite unread bytes at the head of the ring.
+    const { t, conn, iss } = open({ receiveBuffer: 1 << 20 }, { mss: 1000, windowScale: 4 });
+    const unit = 2 ** conn.rcvWscale;
+    const first = bytes(10, 3);
+    const second = bytes(30, 5);
+    t.inject({ flags: ACK, seq: PEER_ISS + 1, ack: iss + 1, data: first });
+    t.runFor(300_000);
+    t.take();
+    t.inject({ flags: ACK, seq: PEER_ISS + 11, ack: iss + 1, data: second });
+    t.runFor(300_000);
+    const acks = t.take();
+    const last = acks[acks.length - 1];
+    const offered = last.window * unit;
+    expect(offered).toBeGreaterThan(conn.receiveBuffer.free);
+
+    let seq = PEER_ISS + 41;
+    let left = offered;
+    while (left > 0) {
+      const n = Math.min(left, 60_000);
+      t.inject({ flags: ACK, seq, ack: iss + 1, data: bytes(n, 7) });
+      seq += n;
+      left -= n;
+    }
+    const out = new Uint8Array(40);
+    expect(t.core.recv(t.now, conn, out)).toBe(40);
+    expect(out.subarray(0, 10)).toEqual(first);
+    expect(out.subarray(10)).toEqual(second);
+    expect(t.core.counters.drops['receive-buffer-full']).toBeGreaterThan(0);
+  });
+
   it('clamps a window-scale shift above 14', () => {
     const { conn } = open({}, { mss: 1000, windowScale: 20 });
     expect(conn.sndWscale).toBe(14);
