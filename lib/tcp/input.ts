@@ -462,9 +462,11 @@ function synchronisedInput(
   // and dropped, except a zero-window probe at RCV.NXT; what runs past the window is cut off.
   const duplicate = seqDiff(c.rcvNxt, seq);
   if (duplicate > 0 && dataLength > 0 && c.sackOk) {
-    // RFC 2883: tell the sender which bytes arrived twice.
+    // RFC 2883: tell the sender which bytes arrived twice, at once, as FreeBSD's tcp_input
+    // does: a delayed ACK would lose the report to the next in-order segment's ACK.
     c.dsackLeft = seq;
     c.dsackRight = duplicate >= dataLength ? seqAdd(seq, dataLength) : c.rcvNxt;
+    c.ackNow = true;
   }
   if (duplicate > 0) {
     if (duplicate > dataLength || (duplicate === dataLength && !fin)) {

@@ -88,6 +88,19 @@ describe('reassembly and SACK (RFC 2018)', () => {
     expect(out).toEqual(data);
   });
 
+  it('ACKs a partly duplicate in-order segment at once with a D-SACK block (RFC 2883)', () => {
+    const { t, conn, iss } = open({}, { mss: 1000, sackPermitted: true });
+    t.inject({ flags: ACK, seq: PEER_ISS + 1, ack: iss + 1, data: 100 });
+    t.advance(1_000_000);
+    t.take();
+    // Bytes 1..100 again plus 50 new ones: without an immediate ACK the report would be lost.
+    t.inject({ flags: ACK, seq: PEER_ISS + 1, ack: iss + 1, data: 150 });
+    const [ack] = t.take();
+    expect(conn.rcvNxt).toBe(PEER_ISS + 151);
+    expect(ack.ack).toBe(PEER_ISS + 151);
+    expect(ack.sack).toEqual([PEER_ISS + 1, PEER_ISS + 101]);
+  });
+
   it('acts on a FIN only in order', () => {
     const { t, conn, iss } = open();
     t.inject({ flags: ACK | FIN, seq: PEER_ISS + 11, ack: iss + 1, data: 10 });
