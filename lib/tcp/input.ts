@@ -352,15 +352,15 @@ function synchronisedInput(
   // could say (FreeBSD tcp_input computes it the same way).
   const rcvWnd = Math.max(c.receiveBuffer.free, seqDiff(c.rcvAdv, c.rcvNxt), 0);
 
-  if (syn && !rst && seq === c.irs) {
+  if (syn && !rst && seq === c.irs && c.state === SYN_RECEIVED) {
     // A retransmitted SYN while our SYN-ACK is unanswered: send the SYN-ACK again.
     if (c.state === SYN_RECEIVED && (flags & ACK) === 0) {
       c.sndNxt = c.iss;
       return;
     }
-    // The peer's SYN again (a SYN-ACK in simultaneous open, or one whose ACK we sent but the
-    // peer lost): the SYN is old, the rest is processed, and an ACK goes back (BSD trims
-    // the SYN as duplicate data).
+    // The peer's SYN-ACK in simultaneous open: the SYN is old, the rest is processed, and an
+    // ACK goes back (BSD trims the SYN as duplicate data). In a synchronised state an old SYN
+    // takes step four like any other (FreeBSD tcp_input checks it before trimming).
     syn = false;
     seq = seqAdd(seq, 1);
     c.ackNow = true;
@@ -388,7 +388,7 @@ function synchronisedInput(
       core.drop('rst-out-of-window', h);
       return;
     }
-    if (seq === c.rcvNxt || !c.params.challengeAcks) {
+    if (seq === c.rcvNxt || !c.params.rstChallengeAcks) {
       resetArrives(core, c);
     } else {
       sendChallengeAck(core, now, c);
@@ -424,7 +424,7 @@ function synchronisedInput(
       return;
     }
     if (
-      !c.params.challengeAcks &&
+      !c.params.synChallengeAcks &&
       c.state !== TIME_WAIT &&
       seqInWindow(seq, c.rcvNxt, seqAdd(c.rcvNxt, Math.max(rcvWnd, 1)))
     ) {
@@ -439,12 +439,9 @@ function synchronisedInput(
       }
       return;
     }
-    if (!c.params.challengeAcks) {
-      // Outside the window: an ordinary unacceptable segment.
-      c.ackNow = true;
-      core.drop('out-of-window', h, 'SYN');
-      return;
-    }
+    // A SYN outside the window, or any SYN with RFC 5961 on: a bare ACK at SND.NXT, never a
+    // repeated FIN (RFC 9293 3.10.7.4 fourth; FreeBSD tcp_input answers both cases with
+    // tcp_send_challenge_ack).
     sendChallengeAck(core, now, c);
     core.drop('syn-challenged', h);
     return;

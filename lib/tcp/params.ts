@@ -86,9 +86,12 @@ export interface TcpParams {
   /** ECN (RFC 3168): 'off', 'passive' (accept when the peer asks), 'on' (ask and accept).
    *  FreeBSD net.inet.tcp.ecn.enable=2 is 'passive'. */
   ecn: 'off' | 'passive' | 'on';
-  /** Challenge ACKs (RFC 5961 3, 4, 5) instead of acting on in-window RST/SYN. FreeBSD
-   *  net.inet.tcp.insecure_rst=0 / insecure_syn=0. */
-  challengeAcks: boolean;
+  /** A RST in the window but not at RCV.NXT draws a challenge ACK (RFC 5961 3.2) instead of
+   *  resetting. FreeBSD net.inet.tcp.insecure_rst=0. */
+  rstChallengeAcks: boolean;
+  /** A SYN in the window of a synchronised connection draws a challenge ACK (RFC 5961 4.2)
+   *  instead of resetting. FreeBSD net.inet.tcp.insecure_syn=0. */
+  synChallengeAcks: boolean;
   /** At most this many challenge ACKs per connection per challengeAckPeriod (RFC 5961 7).
    *  FreeBSD net.inet.tcp.ack_war_cnt / ack_war_timewindow (5 per 1 s). */
   challengeAckLimit: number;
@@ -148,7 +151,8 @@ export const defaultParams: Readonly<TcpParams> = Object.freeze({
   timestampTick: 1 * ms,
   sack: true,
   ecn: 'off',
-  challengeAcks: true,
+  rstChallengeAcks: true,
+  synChallengeAcks: true,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   maxBacklog: 128,
@@ -193,7 +197,8 @@ export const freebsdParams: Readonly<Partial<TcpParams>> = Object.freeze({
   // net.inet.tcp.ecn.enable=2: answer ECN but do not ask for it.
   ecn: 'passive',
   // net.inet.tcp.insecure_rst=0, insecure_syn=0; ack_war_cnt=5 per 1000 ms.
-  challengeAcks: true,
+  rstChallengeAcks: true,
+  synChallengeAcks: true,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   // net.inet.tcp.minmss=216.

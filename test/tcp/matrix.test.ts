@@ -267,3 +267,54 @@ describe('segment matrix: state × segment', () => {
     }
   }
 });
+
+describe('SYN in a synchronised state (RFC 9293 3.10.7.4 fourth, RFC 5961 4.2)', () => {
+  const withParams = (params: object, state: 'FIN_WAIT_1' | 'CLOSING' | 'LAST_ACK'): Setup => {
+    const t = new Harness({ timestamps: false, ...params });
+    const { conn } = t.passiveOpen({ mss: 1460 });
+    t.take();
+    const s = { t, conn };
+    if (state === 'LAST_ACK') peerFin(s);
+    if (state === 'LAST_ACK') t.core.close(t.now, conn);
+    else t.core.shutdown(t.now, conn, 'write');
+    t.take();
+    if (state === 'CLOSING') peerFin(s);
+    expect(stateName(conn.state)).toBe(state);
+    return s;
+  };
+
+  for (const state of ['FIN_WAIT_1', 'CLOSING', 'LAST_ACK'] as const) {
+    for (const [name, seqOf] of [
+      ['outside the window', (c: TcpConnection) => c.rcvNxt + 1_000_000],
+      ['at the initial sequence number', (c: TcpConnection) => c.rcvNxt - 1],
+    ] as const) {
+      it(`${state}: a SYN ${name} draws a bare ACK at SND.NXT, not the FIN again`, () => {
+        const { t, conn } = withParams({ synChallengeAcks: false }, state);
+        t.inject({ flags: SYN, seq: seqOf(conn) >>> 0 });
+        const sent = t.take();
+        expect(sent).toHaveLength(1);
+        expect(sent[0].flags).toBe(ACK);
+        expect(sent[0].seq).toBe(conn.sndMax);
+        expect(sent[0].ack).toBe(conn.rcvNxt);
+        expect(stateName(conn.state)).toBe(state);
+      });
+    }
+  }
+
+  it('takes the RST and SYN switches apart (FreeBSD insecure_rst, insecure_syn)', () => {
+    const rstOnly = withParams({ rstChallengeAcks: false, synChallengeAcks: true }, 'FIN_WAIT_1');
+    rstOnly.t.inject({ flags: SYN, seq: rstOnly.conn.rcvNxt + 10 });
+    expect(classify(rstOnly.t.take())).toBe('ack');
+    expect(rstOnly.conn.released).toBe(false);
+    rstOnly.t.inject({ flags: RST, seq: rstOnly.conn.rcvNxt + 10 });
+    expect(rstOnly.conn.released).toBe(true);
+
+    const synOnly = withParams({ rstChallengeAcks: true, synChallengeAcks: false }, 'FIN_WAIT_1');
+    synOnly.t.inject({ flags: RST, seq: synOnly.conn.rcvNxt + 10 });
+    expect(classify(synOnly.t.take())).toBe('ack');
+    expect(synOnly.conn.released).toBe(false);
+    synOnly.t.inject({ flags: SYN, seq: synOnly.conn.rcvNxt + 10 });
+    expect(classify(synOnly.t.take())).toBe('rst');
+    expect(synOnly.conn.released).toBe(true);
+  });
+});
