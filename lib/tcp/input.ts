@@ -414,6 +414,11 @@ function synchronisedInput(
     }
   }
 
+  if (c.state === TIME_WAIT && syn && (flags & ACK) === 0 && !c.params.timeWaitAnswersSyn) {
+    core.drop('no-ack-flag', h, 'SYN in TIME_WAIT');
+    return;
+  }
+
   // Fourth: SYN in a synchronised state (RFC 5961 4.2; RFC 9293 3.10.7.4 fourth).
   if (syn) {
     if (c.state === SYN_RECEIVED && c.listener !== null) {

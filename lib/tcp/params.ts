@@ -92,6 +92,10 @@ export interface TcpParams {
   /** A SYN in the window of a synchronised connection draws a challenge ACK (RFC 5961 4.2)
    *  instead of resetting. FreeBSD net.inet.tcp.insecure_syn=0. */
   synChallengeAcks: boolean;
+  /** A SYN without ACK in TIME_WAIT that does not reopen the connection (RFC 6191) draws a
+   *  challenge ACK (RFC 5961 4.2, RFC 9293 3.10.7.4 fourth). FreeBSD's tcp_twcheck drops any
+   *  segment without ACK silently instead: false. */
+  timeWaitAnswersSyn: boolean;
   /** At most this many challenge ACKs per connection per challengeAckPeriod (RFC 5961 7).
    *  FreeBSD net.inet.tcp.ack_war_cnt / ack_war_timewindow (5 per 1 s). */
   challengeAckLimit: number;
@@ -153,6 +157,7 @@ export const defaultParams: Readonly<TcpParams> = Object.freeze({
   ecn: 'off',
   rstChallengeAcks: true,
   synChallengeAcks: true,
+  timeWaitAnswersSyn: true,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   maxBacklog: 128,
@@ -199,6 +204,8 @@ export const freebsdParams: Readonly<Partial<TcpParams>> = Object.freeze({
   // net.inet.tcp.insecure_rst=0, insecure_syn=0; ack_war_cnt=5 per 1000 ms.
   rstChallengeAcks: true,
   synChallengeAcks: true,
+  // tcp_twcheck: a segment without ACK that does not reopen the connection is dropped.
+  timeWaitAnswersSyn: false,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   // net.inet.tcp.minmss=216.

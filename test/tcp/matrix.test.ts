@@ -318,3 +318,38 @@ describe('SYN in a synchronised state (RFC 9293 3.10.7.4 fourth, RFC 5961 4.2)',
     expect(synOnly.conn.released).toBe(true);
   });
 });
+
+describe('SYN in TIME_WAIT that does not reopen the connection', () => {
+  const timeWait = (params: object): Setup => {
+    const t = new Harness({ timestamps: false, ...params });
+    const { conn } = t.passiveOpen({ mss: 1460 });
+    t.take();
+    const s = { t, conn };
+    t.core.shutdown(t.now, conn, 'write');
+    t.take();
+    t.inject({ flags: ACK, seq: conn.rcvNxt, ack: conn.sndMax });
+    peerFin(s);
+    expect(stateName(conn.state)).toBe('TIME_WAIT');
+    return s;
+  };
+
+  for (const offset of [0, -1]) {
+    it(`at RCV.NXT${offset ? ' - 1' : ''}: challenge ACK by RFC 5961 4.2`, () => {
+      const { t, conn } = timeWait({});
+      t.inject({ flags: SYN, seq: (conn.rcvNxt + offset) >>> 0 });
+      const sent = t.take();
+      expect(classify(sent)).toBe('ack');
+      expect(sent[0].seq).toBe(conn.sndMax);
+    });
+
+    it(`at RCV.NXT${offset ? ' - 1' : ''}: dropped unanswered as FreeBSD tcp_twcheck does`, () => {
+      const { t, conn } = timeWait({ timeWaitAnswersSyn: false });
+      t.inject({ flags: SYN, seq: (conn.rcvNxt + offset) >>> 0 });
+      expect(t.take()).toEqual([]);
+      expect(stateName(conn.state)).toBe('TIME_WAIT');
+      // A segment with an ACK is still answered.
+      t.inject({ flags: ACK, seq: (conn.rcvNxt - 1) >>> 0, ack: conn.sndMax });
+      expect(classify(t.take())).toBe('ack');
+    });
+  }
+});
