@@ -350,7 +350,13 @@ function synchronisedInput(
   const rst = (flags & RST) !== 0;
   // RCV.WND: what was advertised, or more if the buffer has room beyond what the 16-bit field
   // could say (FreeBSD tcp_input computes it the same way).
-  const rcvWnd = Math.max(c.receiveBuffer.free, seqDiff(c.rcvAdv, c.rcvNxt), 0);
+  // A passive open not yet established has only the SYN-ACK's window, unscaled and at most
+  // 65535: nothing beyond it was ever offered (RFC 9293 3.10.7.4; FreeBSD's syncache keeps
+  // that window and checks RSTs against it in syncache_chkrst).
+  const rcvWnd =
+    c.state === SYN_RECEIVED && c.listener !== null
+      ? Math.max(seqDiff(c.rcvAdv, c.rcvNxt), 0)
+      : Math.max(c.receiveBuffer.free, seqDiff(c.rcvAdv, c.rcvNxt), 0);
 
   if (syn && !rst && seq === c.irs && c.state === SYN_RECEIVED) {
     // A retransmitted SYN while our SYN-ACK is unanswered: send the SYN-ACK again.

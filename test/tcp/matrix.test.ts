@@ -353,3 +353,25 @@ describe('SYN in TIME_WAIT that does not reopen the connection', () => {
     });
   }
 });
+
+describe('RST in SYN_RECEIVED from a listener (RFC 9293 3.10.7.4 first, RFC 5961 3.2)', () => {
+  for (const rstChallengeAcks of [false, true]) {
+    it(`checks against the SYN-ACK's window only (rstChallengeAcks ${rstChallengeAcks})`, () => {
+      const t = new Harness({ timestamps: false, receiveBuffer: 65536, rstChallengeAcks });
+      t.listen();
+      t.inject({ flags: SYN, seq: PEER_ISS, mss: 1460 });
+      const [synAck] = t.take();
+      expect(synAck.window).toBe(65535);
+      const conn = [...t.core.connections][0];
+      // One past the offered window, though the buffer has room for it: ignored.
+      t.inject({ flags: RST, seq: PEER_ISS + 1 + 65535 });
+      expect(t.take()).toEqual([]);
+      expect(conn.released).toBe(false);
+      expect(stateName(conn.state)).toBe('SYN_RECEIVED');
+      // The last byte of the offered window is in it.
+      t.inject({ flags: RST, seq: PEER_ISS + 65535 });
+      if (rstChallengeAcks) expect(classify(t.take())).toBe('ack');
+      expect(conn.released).toBe(!rstChallengeAcks);
+    });
+  }
+});
