@@ -20,6 +20,7 @@ export const DROP_REASONS = [
   'rst-challenged',
   'rst-in-time-wait',
   'syn-challenged',
+  'syn-data-discarded',
   'no-ack-flag',
   'after-close',
   'reassembly-full',

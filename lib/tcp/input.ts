@@ -206,12 +206,18 @@ function listenInput(
   // RFC 3168 6.1.1: an ECN-setup SYN carries ECE and CWR.
   if ((flags & (ECE | CWR)) === (ECE | CWR) && c.params.ecn !== 'off') c.ecnOk = true;
   if (h.payloadLength > 0) {
-    // Data on a SYN is kept for the application (RFC 9293 3.10.7.2); a FIN on it is left for
-    // the peer to retransmit.
-    storeInOrder(c, c.rcvNxt, buf, h.payloadOffset, h.payloadLength);
+    // RFC 9293 3.10.7.2: the SYN-ACK acknowledges the SYN alone and the text waits for the
+    // connection to be established; a FIN on it is left for the peer to send again.
+    if (c.params.keepSynData) holdSynText(c, buf, h.payloadOffset, h.payloadLength);
+    else core.drop('syn-data-discarded', h);
   }
   output(core, now, c);
   updateDeadline(core, c);
+}
+
+function holdSynText(c: TcpConnection, buf: Uint8Array, offset: number, length: number): void {
+  const n = Math.min(length, c.receiveBuffer.free);
+  if (n > 0) c.receiveBuffer.hold(c.rcvNxt, buf, offset, n);
 }
 
 function storeInOrder(
@@ -276,7 +282,9 @@ function synSentInput(
     // Simultaneous open: SYN_RECEIVED, and our SYN goes again with an ACK (RFC 9293 3.5).
     c.state = SYN_RECEIVED;
     if ((flags & (ECE | CWR)) === (ECE | CWR) && c.params.ecn !== 'off') c.ecnOk = true;
-    if (h.payloadLength > 0) storeInOrder(c, c.rcvNxt, buf, h.payloadOffset, h.payloadLength);
+    // RFC 9293 3.10.7.3: text on the SYN is queued until ESTABLISHED; the SYN-ACK
+    // acknowledges the SYN alone.
+    if (h.payloadLength > 0) holdSynText(c, buf, h.payloadOffset, h.payloadLength);
     c.sndNxt = c.iss;
     c.retransmitAt = NO_TIMER;
     return;
@@ -329,7 +337,20 @@ function establish(core: CoreContext, now: number, c: TcpConnection): void {
     listener.acceptQueue.push(c);
   }
   core.emit(c, TcpEvent.ESTABLISHED);
+
+  // Text held since the SYN becomes readable, acknowledged like any in-order arrival.
+  const rb = c.receiveBuffer;
+  if (rb.rangeCount > 0 && rb.ranges[0] === c.rcvNxt) {
+    const advance = rb.store(c.rcvNxt, c.rcvNxt, noBytes, 0, 0);
+    c.rcvNxt = seqAdd(c.rcvNxt, advance);
+    c.bytesReceived += advance;
+    if (!c.params.delayedAck) c.ackNow = true;
+    else if (c.delayedAckAt === NO_TIMER) c.delayedAckAt = now + c.params.delayedAckTime;
+    core.emit(c, TcpEvent.READABLE);
+  }
 }
+
+const noBytes = new Uint8Array(0);
 
 /** deliver_in_3 and its companions, for every state but LISTEN and SYN_SENT. */
 function synchronisedInput(

@@ -92,6 +92,10 @@ export interface TcpParams {
   /** A SYN in the window of a synchronised connection draws a challenge ACK (RFC 5961 4.2)
    *  instead of resetting. FreeBSD net.inet.tcp.insecure_syn=0. */
   synChallengeAcks: boolean;
+  /** Text on a SYN to a listener is kept until the connection is established (RFC 9293
+   *  3.10.7.2: "queued for processing later"). FreeBSD's syncache discards it (no TCP Fast
+   *  Open): false, and the peer sends it again. */
+  keepSynData: boolean;
   /** A SYN without ACK in TIME_WAIT that does not reopen the connection (RFC 6191) draws a
    *  challenge ACK (RFC 5961 4.2, RFC 9293 3.10.7.4 fourth). FreeBSD's tcp_twcheck drops any
    *  segment without ACK silently instead: false. */
@@ -158,6 +162,7 @@ export const defaultParams: Readonly<TcpParams> = Object.freeze({
   rstChallengeAcks: true,
   synChallengeAcks: true,
   timeWaitAnswersSyn: true,
+  keepSynData: true,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   maxBacklog: 128,
@@ -206,6 +211,8 @@ export const freebsdParams: Readonly<Partial<TcpParams>> = Object.freeze({
   synChallengeAcks: true,
   // tcp_twcheck: a segment without ACK that does not reopen the connection is dropped.
   timeWaitAnswersSyn: false,
+  // syncache_add: the payload of a SYN is not kept.
+  keepSynData: false,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   // net.inet.tcp.minmss=216.

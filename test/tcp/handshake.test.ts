@@ -191,10 +191,45 @@ describe('passive open', () => {
     const listener = t.listen();
     t.inject({ flags: SYN, seq: PEER_ISS, mss: 1460, data: 5 });
     const [synAck] = t.take();
-    expect(synAck.ack).toBe(PEER_ISS + 6);
+    // RFC 9293 3.10.7.2: the SYN-ACK acknowledges the SYN; the text waits for ESTABLISHED.
+    expect(synAck.ack).toBe(PEER_ISS + 1);
     t.inject({ flags: ACK | PSHFLAG, seq: PEER_ISS + 6, ack: synAck.seq + 1, data: 7 });
     const conn = t.core.accept(listener)!;
     expect(conn.readableBytes).toBe(12);
+    expect(conn.rcvNxt).toBe(PEER_ISS + 13);
+  });
+
+  it('discards data on a SYN to a listener when told to, as FreeBSD does', () => {
+    const t = new Harness({ keepSynData: false, receiveBuffer: 65536 });
+    const listener = t.listen();
+    t.inject({ flags: SYN, seq: PEER_ISS, mss: 1460, data: 5 });
+    const [synAck] = t.take();
+    expect(synAck.ack).toBe(PEER_ISS + 1);
+    expect(synAck.window).toBe(65535);
+    expect(t.core.counters.drops['syn-data-discarded']).toBe(1);
+    // The peer sends it again after the handshake.
+    t.inject({ flags: ACK | PSHFLAG, seq: PEER_ISS + 1, ack: synAck.seq + 1, data: 5 });
+    const conn = t.core.accept(listener)!;
+    expect(conn.readableBytes).toBe(5);
+  });
+
+  it('holds data on a SYN in simultaneous open until ESTABLISHED (RFC 9293 3.10.7.3)', () => {
+    const t = new Harness({ timestamps: false });
+    const conn = t.core.connect(0, {
+      remoteAddress: REMOTE,
+      remotePort: REMOTE_PORT,
+      localAddress: LOCAL,
+      localPort: LOCAL_PORT,
+    });
+    const [syn] = t.take();
+    t.inject({ flags: SYN, seq: PEER_ISS, mss: 1460, data: 3 });
+    const [synAck] = t.take();
+    expect(synAck.flags).toBe(SYN | ACK);
+    expect(synAck.ack).toBe(PEER_ISS + 1);
+    expect(conn.readableBytes).toBe(0);
+    t.inject({ flags: ACK, seq: PEER_ISS + 4, ack: syn.seq + 1 });
+    expect(conn.readableBytes).toBe(3);
+    expect(conn.rcvNxt).toBe(PEER_ISS + 4);
   });
 
   it('retransmits the SYN-ACK on a duplicate SYN', () => {
