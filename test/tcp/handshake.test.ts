@@ -97,6 +97,28 @@ describe('active open (RFC 9293 3.5)', () => {
     expect(t.core.connectionCount).toBe(0);
   });
 
+  it('takes a per-connection establishment limit, restarted when set (TCP_KEEPINIT)', () => {
+    const t = new Harness({ connectionTimeout: 75_000_000 });
+    const events: number[] = [];
+    const conn = t.core.connect(0, {
+      remoteAddress: REMOTE,
+      remotePort: 80,
+      localAddress: LOCAL,
+      connectionTimeout: 2_000_000,
+    });
+    t.runFor(1_000_000);
+    t.core.setOption(t.now, conn, { connectionTimeout: 3_000_000 });
+    for (;;) {
+      const d = t.core.nextDeadline();
+      if (d === -1 || conn.released) break;
+      t.advance(d - t.now);
+      events.push(t.now);
+    }
+    expect(conn.error).toBe('ETIMEDOUT');
+    expect(events.at(-1)).toBe(4_000_000);
+    expect(() => t.core.setOption(t.now, conn, { connectionTimeout: 0 })).toThrow();
+  });
+
   it('RST with an acceptable ACK refuses the connection (deliver_in_7d)', () => {
     const t = new Harness();
     const conn = t.core.connect(0, { remoteAddress: REMOTE, remotePort: 80, localAddress: LOCAL });
