@@ -21,6 +21,7 @@ export const DROP_REASONS = [
   'rst-in-time-wait',
   'syn-challenged',
   'syn-data-discarded',
+  'syn-fin',
   'no-ack-flag',
   'after-close',
   'reassembly-full',

@@ -80,8 +80,13 @@ export function segmentArrives(
   localAddress: number,
   ecn: number,
 ): void {
-  let c = core.findConnection(localAddress, h.dstPort, remoteAddress, h.srcPort);
   const flags = h.flags;
+  if (core.params.dropSynFin && (flags & (SYN | FIN)) === (SYN | FIN)) {
+    // No valid open carries both; FreeBSD's drop_synfin drops them in every state unanswered.
+    core.drop('syn-fin', h);
+    return;
+  }
+  let c = core.findConnection(localAddress, h.dstPort, remoteAddress, h.srcPort);
 
   // deliver_in_9, RFC 6191: a SYN may end TIME_WAIT early when it is clearly newer.
   if (c !== null && c.state === TIME_WAIT && (flags & (SYN | ACK | RST)) === SYN) {

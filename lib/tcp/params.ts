@@ -92,6 +92,9 @@ export interface TcpParams {
   /** A SYN in the window of a synchronised connection draws a challenge ACK (RFC 5961 4.2)
    *  instead of resetting. FreeBSD net.inet.tcp.insecure_syn=0. */
   synChallengeAcks: boolean;
+  /** Segments with both SYN and FIN are dropped unanswered in every state, instead of the
+   *  FIN being ignored on a SYN (RFC 9293 3.10.7.2). FreeBSD net.inet.tcp.drop_synfin=1. */
+  dropSynFin: boolean;
   /** Text on a SYN to a listener is kept until the connection is established (RFC 9293
    *  3.10.7.2: "queued for processing later"). FreeBSD's syncache discards it (no TCP Fast
    *  Open): false, and the peer sends it again. */
@@ -163,6 +166,7 @@ export const defaultParams: Readonly<TcpParams> = Object.freeze({
   synChallengeAcks: true,
   timeWaitAnswersSyn: true,
   keepSynData: true,
+  dropSynFin: false,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   maxBacklog: 128,
@@ -213,6 +217,8 @@ export const freebsdParams: Readonly<Partial<TcpParams>> = Object.freeze({
   timeWaitAnswersSyn: false,
   // syncache_add: the payload of a SYN is not kept.
   keepSynData: false,
+  // net.inet.tcp.drop_synfin=0.
+  dropSynFin: false,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   // net.inet.tcp.minmss=216.

@@ -472,3 +472,28 @@ describe('half close', () => {
 });
 
 const PSHFLAG = 0x08;
+
+describe('SYN with FIN', () => {
+  it('is dropped unanswered in every state when dropSynFin is on (FreeBSD drop_synfin)', () => {
+    const t = new Harness({ dropSynFin: true, timestamps: false });
+    const { conn } = t.passiveOpen({ mss: 1460 });
+    t.take();
+    t.inject({ flags: SYN | FIN, seq: PEER_ISS + 5000, mss: 1460, srcPort: 4000 });
+    expect(t.take()).toEqual([]);
+    expect(t.core.connectionCount).toBe(1);
+    t.take();
+    t.inject({ flags: SYN | FIN, seq: conn.rcvNxt + 10 });
+    expect(t.take()).toEqual([]);
+    expect(conn.released).toBe(false);
+    expect(t.core.counters.drops['syn-fin']).toBe(2);
+  });
+
+  it('opens with the FIN ignored when dropSynFin is off (RFC 9293 3.10.7.2)', () => {
+    const t = new Harness({ timestamps: false });
+    t.listen();
+    t.inject({ flags: SYN | FIN, seq: PEER_ISS, mss: 1460 });
+    const [synAck] = t.take();
+    expect(synAck.flags).toBe(SYN | ACK);
+    expect(synAck.ack).toBe(PEER_ISS + 1);
+  });
+});
