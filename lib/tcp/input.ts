@@ -949,8 +949,11 @@ export function icmpArrives(
         c.pathMtu = mtu;
         updateMss(c);
         core.counters.pathMtuUpdates++;
-        c.sndNxt = c.sndUna;
-        output(core, now, c);
+        // A SYN carries no data and was not too big: nothing to send again before its timer.
+        if (c.state !== SYN_SENT && c.state !== SYN_RECEIVED) {
+          c.sndNxt = c.sndUna;
+          output(core, now, c);
+        }
       }
       break;
     }
@@ -958,9 +961,9 @@ export function icmpArrives(
     case 'protocol-unreachable':
     case 'admin-prohibited':
     case 'time-exceeded':
-      // In SYN_SENT these end the attempt at once (FreeBSD tcp_drop_syn_sent); later they
-      // are soft errors.
-      if (c.state === SYN_SENT) {
+      // In SYN_SENT these end the attempt at once (FreeBSD tcp_drop_syn_sent, unless
+      // icmp_may_rst=0); later they are soft errors (RFC 1122 4.2.3.9).
+      if (c.state === SYN_SENT && c.params.icmpMayReset) {
         core.counters.tcpAttemptFails++;
         c.error = kind === 'time-exceeded' ? 'EHOSTUNREACH' : 'ECONNREFUSED';
         core.finish(c, TcpEvent.ERROR);

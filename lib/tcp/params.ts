@@ -92,6 +92,10 @@ export interface TcpParams {
   /** A SYN in the window of a synchronised connection draws a challenge ACK (RFC 5961 4.2)
    *  instead of resetting. FreeBSD net.inet.tcp.insecure_syn=0. */
   synChallengeAcks: boolean;
+  /** A port or protocol unreachable, administratively prohibited or time exceeded ICMP error
+   *  ends a connection in SYN_SENT; otherwise it is only a soft error (RFC 1122 4.2.3.9).
+   *  FreeBSD net.inet.tcp.icmp_may_rst. */
+  icmpMayReset: boolean;
   /** Segments with both SYN and FIN are dropped unanswered in every state, instead of the
    *  FIN being ignored on a SYN (RFC 9293 3.10.7.2). FreeBSD net.inet.tcp.drop_synfin=1. */
   dropSynFin: boolean;
@@ -167,6 +171,7 @@ export const defaultParams: Readonly<TcpParams> = Object.freeze({
   timeWaitAnswersSyn: true,
   keepSynData: true,
   dropSynFin: false,
+  icmpMayReset: true,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   maxBacklog: 128,
@@ -219,6 +224,8 @@ export const freebsdParams: Readonly<Partial<TcpParams>> = Object.freeze({
   keepSynData: false,
   // net.inet.tcp.drop_synfin=0.
   dropSynFin: false,
+  // net.inet.tcp.icmp_may_rst=1.
+  icmpMayReset: true,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   // net.inet.tcp.minmss=216.

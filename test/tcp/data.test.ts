@@ -518,6 +518,36 @@ describe('ICMP (RFC 5927, RFC 1191)', () => {
     expect(t.eventKinds(conn)).toEqual([TcpEvent.ERROR, TcpEvent.CLOSED]);
   });
 
+  it('port unreachable during SYN_SENT is a soft error when icmpMayReset is off', () => {
+    const t = new Harness({ icmpMayReset: false, maxSynRetransmits: 1 });
+    const conn = t.core.connect(0, {
+      remoteAddress: 0xc6120002,
+      remotePort: 9,
+      localAddress: 0xc6120001,
+    });
+    t.take();
+    const icmp = (kind: 'port-unreachable' | 'fragmentation-needed') =>
+      t.core.icmpError(
+        0,
+        kind,
+        conn.localAddress,
+        conn.localPort,
+        conn.remoteAddress,
+        9,
+        conn.iss,
+        1234,
+      );
+    icmp('port-unreachable');
+    expect(conn.released).toBe(false);
+    expect(conn.error).toBe(null);
+    // Fragmentation needed lowers the path MTU but does not resend the SYN before its timer.
+    icmp('fragmentation-needed');
+    expect(conn.pathMtu).toBe(1234);
+    expect(t.take()).toEqual([]);
+    t.runFor(60_000_000);
+    expect(conn.error).toBe('ECONNREFUSED');
+  });
+
   it('a host-unreachable soft error explains a later timeout', () => {
     const t = new Harness({ maxSynRetransmits: 1 });
     const conn = t.core.connect(0, {
