@@ -139,8 +139,10 @@ function noConnection(
 function negotiate(c: TcpConnection, h: TcpHeader, now: number): void {
   const o = h.options;
   const p = c.params;
+  // An option we did not offer is not in use whatever the peer says (RFC 7323 1.3).
+  const offered = !c.synOptionsDropped;
   c.peerMss = o.mss > 0 ? o.mss : p.defaultMss;
-  if (o.windowScale >= 0 && p.windowScaling) {
+  if (o.windowScale >= 0 && p.windowScaling && offered) {
     c.wscaleOk = true;
     // RFC 7323 2.3: a shift above 14 is used as 14.
     c.sndWscale = Math.min(o.windowScale, 14);
@@ -150,12 +152,12 @@ function negotiate(c: TcpConnection, h: TcpHeader, now: number): void {
     c.sndWscale = 0;
     c.rcvWscale = 0;
   }
-  c.tsOk = o.timestamp && p.timestamps;
+  c.tsOk = o.timestamp && p.timestamps && offered;
   if (c.tsOk) {
     c.tsRecent = o.tsVal;
     c.tsRecentAge = now;
   }
-  c.sackOk = o.sackPermitted && p.sack;
+  c.sackOk = o.sackPermitted && p.sack && offered;
   updateMss(c);
   c.cc.init(c, p.initialWindowSegments);
 }

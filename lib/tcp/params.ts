@@ -96,6 +96,9 @@ export interface TcpParams {
    *  ends a connection in SYN_SENT; otherwise it is only a soft error (RFC 1122 4.2.3.9).
    *  FreeBSD net.inet.tcp.icmp_may_rst. */
   icmpMayReset: boolean;
+  /** The fourth and later SYNs of an active open go without window scale, SACK and
+   *  timestamps. FreeBSD net.inet.tcp.rexmit_drop_options (off by default). */
+  rexmitDropsOptions: boolean;
   /** Segments with both SYN and FIN are dropped unanswered in every state, instead of the
    *  FIN being ignored on a SYN (RFC 9293 3.10.7.2). FreeBSD net.inet.tcp.drop_synfin=1. */
   dropSynFin: boolean;
@@ -172,6 +175,7 @@ export const defaultParams: Readonly<TcpParams> = Object.freeze({
   keepSynData: true,
   dropSynFin: false,
   icmpMayReset: true,
+  rexmitDropsOptions: false,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   maxBacklog: 128,
@@ -226,6 +230,8 @@ export const freebsdParams: Readonly<Partial<TcpParams>> = Object.freeze({
   dropSynFin: false,
   // net.inet.tcp.icmp_may_rst=1.
   icmpMayReset: true,
+  // net.inet.tcp.rexmit_drop_options=0.
+  rexmitDropsOptions: false,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   // net.inet.tcp.minmss=216.

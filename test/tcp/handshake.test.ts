@@ -497,3 +497,44 @@ describe('SYN with FIN', () => {
     expect(synAck.ack).toBe(PEER_ISS + 1);
   });
 });
+
+describe('SYN retransmission without options', () => {
+  for (const drop of [false, true]) {
+    it(`sends the fourth SYN ${drop ? 'with the MSS alone' : 'unchanged'} (rexmitDropsOptions ${drop})`, () => {
+      const t = new Harness({ rexmitDropsOptions: drop, timestamps: true, sack: true });
+      const conn = t.core.connect(0, {
+        remoteAddress: REMOTE,
+        remotePort: REMOTE_PORT,
+        localAddress: LOCAL,
+        localPort: LOCAL_PORT,
+      });
+      const syns = [...t.take()];
+      while (syns.length < 5) {
+        t.advance(t.core.nextDeadline() - t.now);
+        syns.push(...t.take());
+      }
+      for (const [i, syn] of syns.entries()) {
+        const bare = drop && i >= 3;
+        expect(syn.flags).toBe(SYN);
+        expect(syn.mss).toBeGreaterThan(0);
+        expect(syn.windowScale >= 0).toBe(!bare);
+        expect(syn.sackPermitted).toBe(!bare);
+        expect(syn.timestamp).toBe(!bare);
+      }
+      // Options the peer names in its SYN-ACK are not used unless we offered them.
+      t.inject({
+        flags: SYN | ACK,
+        seq: PEER_ISS,
+        ack: syns[0].seq + 1,
+        mss: 1460,
+        windowScale: 7,
+        sackPermitted: true,
+        ts: [500, syns[4].tsVal],
+      });
+      expect(conn.state).toBe(ESTABLISHED);
+      expect(conn.wscaleOk).toBe(!drop);
+      expect(conn.sackOk).toBe(!drop);
+      expect(conn.tsOk).toBe(!drop);
+    });
+  }
+});

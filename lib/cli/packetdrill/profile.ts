@@ -153,9 +153,15 @@ const SYSCTLS = new Map<string, SysctlRule>([
     'net.inet.tcp.icmp_may_rst',
     { stock: '1', apply: (v, p) => (v === 0 || v === 1) && ((p.icmpMayReset = v === 1), true) },
   ],
+  [
+    'net.inet.tcp.rexmit_drop_options',
+    {
+      stock: '0',
+      apply: (v, p) => (v === 0 || v === 1) && ((p.rexmitDropsOptions = v === 1), true),
+    },
+  ],
   // Settings the core has no knob for; their stock value is what the core does anyway.
   ['net.inet.tcp.blackhole', { stock: '0' }],
-  ['net.inet.tcp.rexmit_drop_options', { stock: '0' }],
   ['net.inet.tcp.ecn.maxretries', { stock: '1' }],
   ['net.inet.tcp.syncookies', { stock: '1' }],
   ['net.inet.tcp.syncookies_only', { stock: '0' }],
