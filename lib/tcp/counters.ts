@@ -22,6 +22,7 @@ export const DROP_REASONS = [
   'syn-challenged',
   'syn-data-discarded',
   'syn-fin',
+  'receive-buffer-full',
   'no-ack-flag',
   'after-close',
   'reassembly-full',

@@ -65,7 +65,9 @@ function windowField(c: TcpConnection, syn: boolean): number {
   const advertised = seqDiff(c.rcvAdv, c.rcvNxt);
   if (win < advertised) win = advertised;
   const scale = c.rcvWscale;
-  let field = Math.floor(win / 2 ** scale);
+  // Rounded down the window never offers more than the buffer holds; FreeBSD's tcp_output
+  // rounds up to the scale unit instead (windowRoundUp).
+  let field = c.params.windowRoundUp ? Math.ceil(win / 2 ** scale) : Math.floor(win / 2 ** scale);
   if (field * 2 ** scale < advertised) field++;
   return Math.min(field, 65535);
 }

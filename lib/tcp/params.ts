@@ -99,6 +99,9 @@ export interface TcpParams {
   /** The fourth and later SYNs of an active open go without window scale, SACK and
    *  timestamps. FreeBSD net.inet.tcp.rexmit_drop_options (off by default). */
   rexmitDropsOptions: boolean;
+  /** The advertised window is rounded up to the window-scale unit rather than down, so a
+   *  buffer of 65700 bytes is offered as 1027 << 6 (FreeBSD tcp_output). */
+  windowRoundUp: boolean;
   /** Segments with both SYN and FIN are dropped unanswered in every state, instead of the
    *  FIN being ignored on a SYN (RFC 9293 3.10.7.2). FreeBSD net.inet.tcp.drop_synfin=1. */
   dropSynFin: boolean;
@@ -176,6 +179,7 @@ export const defaultParams: Readonly<TcpParams> = Object.freeze({
   dropSynFin: false,
   icmpMayReset: true,
   rexmitDropsOptions: false,
+  windowRoundUp: false,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   maxBacklog: 128,
@@ -232,6 +236,8 @@ export const freebsdParams: Readonly<Partial<TcpParams>> = Object.freeze({
   icmpMayReset: true,
   // net.inet.tcp.rexmit_drop_options=0.
   rexmitDropsOptions: false,
+  // tcp_output rounds the window up to the scale unit.
+  windowRoundUp: true,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   // net.inet.tcp.minmss=216.

@@ -568,3 +568,41 @@ describe('ICMP (RFC 5927, RFC 1191)', () => {
     expect(conn.error).toBe('EHOSTUNREACH');
   });
 });
+
+describe('advertised window and the scale unit', () => {
+  const run = (windowRoundUp: boolean) => {
+    const t = new Harness({
+      timestamps: false,
+      windowScaling: true,
+      windowScale: 6,
+      receiveBuffer: 65700,
+      windowRoundUp,
+    });
+    const { conn, iss } = t.passiveOpen({ mss: 1460, windowScale: 0 });
+    t.take();
+    t.inject({ flags: ACK, seq: PEER_ISS + 1, ack: iss + 1, data: 90 });
+    t.runFor(1_000_000);
+    const [ack] = t.take();
+    return { t, conn, iss, ack };
+  };
+
+  it('rounds down by default, never offering more than the buffer holds', () => {
+    const { ack } = run(false);
+    expect(ack.window).toBe(Math.floor(65610 / 64));
+  });
+
+  it('rounds up to the scale unit when asked (FreeBSD tcp_output)', () => {
+    const { ack } = run(true);
+    expect(ack.window).toBe(Math.ceil(65610 / 64));
+  });
+
+  it('cuts data beyond the ring from a rounded-up window and counts it', () => {
+    const { t, conn, iss } = run(true);
+    const offered = Math.ceil(65610 / 64) * 64;
+    t.inject({ flags: ACK, seq: PEER_ISS + 91, ack: iss + 1, data: offered });
+    expect(conn.rcvNxt).toBe(PEER_ISS + 65701);
+    expect(t.core.counters.drops['receive-buffer-full']).toBe(1);
+    const out = new Uint8Array(70_000);
+    expect(t.core.recv(t.now, conn, out)).toBe(65700);
+  });
+});

@@ -50,11 +50,6 @@ const freebsd: Partial<TcpParams> = {
   synChallengeAcks: true,
 };
 
-// Limitation: some FreeBSD behaviours the suite relies on have no core parameter yet, so the
-// profile cannot ask for them: the advertised window rounded up to the window-scale unit
-// (tcp_output) and separate switches for insecure_rst and insecure_syn. Fixing it needs those
-// parameters in the core's TcpParams.
-
 export function profile(name: ProfileName): Profile {
   if (name === 'freebsd') {
     return { name, params: { ...freebsd }, defines: new Set(['FreeBSD']) };
