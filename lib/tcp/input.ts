@@ -187,6 +187,8 @@ function listenInput(
     return;
   }
   if ((flags & ACK) !== 0) {
+    // RFC 9293 3.10.7.2 second: any ACK to a listener, a SYN-ACK included, draws a RST. (The
+    // FreeBSD suite expects no answer to a SYN-ACK carrying data; the RFC is followed here.)
     replyWithReset(core, h, remoteAddress, localAddress);
     core.drop('listen-ack', h);
     return;

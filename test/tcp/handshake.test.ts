@@ -296,6 +296,17 @@ describe('passive open', () => {
     expect(t.take()).toEqual([]);
   });
 
+  it('answers a SYN-ACK with data to a listener with RST, opening nothing (RFC 9293 3.10.7.2)', () => {
+    const t = new Harness();
+    const listener = t.listen();
+    t.inject({ flags: SYN | ACK, seq: PEER_ISS, ack: 34, data: 3 });
+    const [rst] = t.take();
+    expect(rst.flags).toBe(RST);
+    expect(rst.seq).toBe(34);
+    expect(listener.halfOpen).toBe(0);
+    expect(t.core.connectionCount).toBe(0);
+  });
+
   it('RST in SYN_RECEIVED drops the embryonic connection (deliver_in_7a)', () => {
     const t = new Harness();
     const listener = t.listen();
