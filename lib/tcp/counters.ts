@@ -22,7 +22,6 @@ export const DROP_REASONS = [
   'syn-challenged',
   'syn-data-discarded',
   'syn-fin',
-  'receive-buffer-full',
   'no-ack-flag',
   'after-close',
   'reassembly-full',

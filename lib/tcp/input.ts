@@ -882,15 +882,6 @@ function textArrives(
       }
     }
   }
-  // A window rounded up to the scale unit can offer a few bytes more than the ring holds;
-  // those are cut here and sent again by the peer.
-  const fits = rb.free - seqDiff(seq, c.rcvNxt);
-  if (length > fits) {
-    core.drop('receive-buffer-full', h);
-    c.ackNow = true;
-    if (fits <= 0) return true;
-    length = fits;
-  }
   const advance = rb.store(c.rcvNxt, seq, buf, offset, length);
   if (advance < 0) {
     core.drop('reassembly-full', h);
