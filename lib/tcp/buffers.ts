@@ -1,37 +1,51 @@
-// Bounded byte rings for the send and receive sides. Sized once when the connection is
-// created; the established path copies bytes in and out and allocates nothing.
+// Bounded byte rings for the send and receive sides. Sized when the connection is created but
+// allocated on first use, so a half-open connection (a SYN flood's) holds no ring memory; the
+// established path copies bytes in and out and allocates nothing.
 
 import { seqAdd, seqDiff, seqGt, seqLeq, seqLt, seqMax } from './sequence.js';
 
+const EMPTY = new Uint8Array(0);
+
 /** Application bytes not yet acknowledged: [head, head + length) of a circular array. */
 export class SendBuffer {
-  data: Uint8Array;
   head = 0;
   length = 0;
+  /** The ring's size in bytes; `data` is allocated on first use. */
+  private size: number;
+  private ring: Uint8Array | null = null;
   /** A contiguous copy for a segment that straddles the end of the ring. */
-  private scratch: Uint8Array;
+  private scratch: Uint8Array = EMPTY;
+  private readonly segmentMax: number;
   /** Where the bytes asked for by `view` live: `viewBuffer[viewOffset ..]`. */
-  viewBuffer: Uint8Array;
+  viewBuffer: Uint8Array = EMPTY;
   viewOffset = 0;
 
   constructor(capacity: number, segmentMax: number) {
-    this.data = new Uint8Array(capacity);
-    this.scratch = new Uint8Array(Math.max(segmentMax, 1));
-    this.viewBuffer = this.data;
+    this.size = capacity;
+    this.segmentMax = Math.max(segmentMax, 1);
+  }
+
+  get data(): Uint8Array {
+    return (this.ring ??= new Uint8Array(this.size));
+  }
+
+  /** Whether the ring memory is allocated yet. */
+  get allocated(): boolean {
+    return this.ring !== null;
   }
 
   get capacity(): number {
-    return this.data.length;
+    return this.size;
   }
 
   get free(): number {
-    return this.data.length - this.length;
+    return this.size - this.length;
   }
 
   /** Copies as much of src as fits; returns the count taken. */
   write(src: Uint8Array, offset: number, count: number): number {
     const n = Math.min(count, this.free);
-    const cap = this.data.length;
+    const cap = this.size;
     let tail = this.head + this.length;
     if (tail >= cap) tail -= cap;
     const first = Math.min(n, cap - tail);
@@ -44,12 +58,12 @@ export class SendBuffer {
   /** Where the free space starts: `data[tail ..]` for `contiguousFree` bytes. */
   get tail(): number {
     const t = this.head + this.length;
-    return t >= this.data.length ? t - this.data.length : t;
+    return t >= this.size ? t - this.size : t;
   }
 
   /** Free bytes after `tail` before the ring wraps (what one in-place write can fill). */
   get contiguousFree(): number {
-    return Math.min(this.free, this.data.length - this.tail);
+    return Math.min(this.free, this.size - this.tail);
   }
 
   /** Takes `count` bytes the caller wrote in place at `tail` (at most contiguousFree). */
@@ -63,14 +77,14 @@ export class SendBuffer {
   drop(count: number): void {
     const n = Math.min(count, this.length);
     this.head += n;
-    if (this.head >= this.data.length) this.head -= this.data.length;
+    if (this.head >= this.size) this.head -= this.size;
     this.length -= n;
     if (this.length === 0) this.head = 0;
   }
 
   /** Points viewBuffer/viewOffset at `count` bytes starting `from` bytes past the head. */
   view(from: number, count: number): void {
-    const cap = this.data.length;
+    const cap = this.size;
     let start = this.head + from;
     if (start >= cap) start -= cap;
     if (start + count <= cap) {
@@ -78,7 +92,8 @@ export class SendBuffer {
       this.viewOffset = start;
       return;
     }
-    if (this.scratch.length < count) this.scratch = new Uint8Array(count);
+    if (this.scratch.length < count)
+      this.scratch = new Uint8Array(Math.max(count, this.segmentMax));
     const first = cap - start;
     this.scratch.set(this.data.subarray(start, cap), 0);
     this.scratch.set(this.data.subarray(0, count - first), first);
@@ -89,14 +104,17 @@ export class SendBuffer {
   /** Grows or shrinks the ring, keeping the queued bytes (a socket-option change). */
   resize(capacity: number): void {
     const size = Math.max(capacity, this.length);
-    const next = new Uint8Array(size);
-    this.copyOut(0, this.length, next, 0);
-    this.data = next;
+    if (this.ring !== null) {
+      const next = new Uint8Array(size);
+      this.copyOut(0, this.length, next, 0);
+      this.ring = next;
+    }
+    this.size = size;
     this.head = 0;
   }
 
   copyOut(from: number, count: number, dst: Uint8Array, dstOffset: number): void {
-    const cap = this.data.length;
+    const cap = this.size;
     let start = this.head + from;
     if (start >= cap) start -= cap;
     const first = Math.min(count, cap - start);
@@ -135,7 +153,6 @@ class SourceViews {
  * bounded by the buffer itself (RFC 9293 3.10.7.4 allows keeping it; RFC 2018 reports it).
  */
 export class ReceiveBuffer {
-  data: Uint8Array;
   head = 0;
   length = 0;
   /** [left0, right0, left1, right1, ...] of out-of-order data. */
@@ -148,19 +165,32 @@ export class ReceiveBuffer {
   private clock = 0;
   private readonly sources = new SourceViews();
 
+  /** The ring's size in bytes; `data` is allocated on first use. */
+  private size: number;
+  private ring: Uint8Array | null = null;
+
   constructor(capacity: number, maxRanges: number) {
-    this.data = new Uint8Array(capacity);
+    this.size = capacity;
     this.ranges = new Uint32Array(2 * Math.max(maxRanges, 1));
     this.stamps = new Float64Array(Math.max(maxRanges, 1));
   }
 
+  get data(): Uint8Array {
+    return (this.ring ??= new Uint8Array(this.size));
+  }
+
+  /** Whether the ring memory is allocated yet. */
+  get allocated(): boolean {
+    return this.ring !== null;
+  }
+
   get capacity(): number {
-    return this.data.length;
+    return this.size;
   }
 
   /** Space past the in-order bytes: what the window may offer. */
   get free(): number {
-    return this.data.length - this.length;
+    return this.size - this.length;
   }
 
   /** Bytes held out of order. */
@@ -178,7 +208,16 @@ export class ReceiveBuffer {
    * out of order and no range slot was left (the segment is dropped; the peer resends).
    */
   store(rcvNxt: number, seq: number, src: Uint8Array, offset: number, count: number): number {
-    const gap = seqDiff(seq, rcvNxt);
+    let gap = seqDiff(seq, rcvNxt);
+    if (gap < 0) {
+      // Bytes before rcvNxt are already here (text held since the SYN can move rcvNxt after
+      // the caller trimmed the segment): skip them rather than write over readable bytes.
+      if (count <= -gap) return 0;
+      offset -= gap;
+      count += gap;
+      seq = rcvNxt;
+      gap = 0;
+    }
     if (gap > 0 && !this.canRecord(seq, seqAdd(seq, count))) return -1;
     this.copyIn(this.length + gap, src, offset, count);
     if (gap > 0) {
@@ -209,13 +248,13 @@ export class ReceiveBuffer {
 
   /** Readable bytes from `head` before the ring wraps (what one in-place read can take). */
   get contiguousReadable(): number {
-    return Math.min(this.length, this.data.length - this.head);
+    return Math.min(this.length, this.size - this.head);
   }
 
   /** Copies up to `count` readable bytes out; `consume` false leaves them (MSG_PEEK). */
   read(dst: Uint8Array, dstOffset: number, count: number, consume: boolean): number {
     const n = Math.min(count, this.length);
-    const cap = this.data.length;
+    const cap = this.size;
     const first = Math.min(n, cap - this.head);
     dst.set(this.data.subarray(this.head, this.head + first), dstOffset);
     if (n > first) dst.set(this.data.subarray(0, n - first), dstOffset + first);
@@ -225,21 +264,23 @@ export class ReceiveBuffer {
 
   consume(n: number): void {
     this.head += n;
-    if (this.head >= this.data.length) this.head -= this.data.length;
+    if (this.head >= this.size) this.head -= this.size;
     this.length -= n;
     if (this.length === 0 && this.rangeCount === 0) this.head = 0;
   }
 
   /** Grows the ring to `capacity`, keeping readable and out-of-order bytes in place. */
   resize(capacity: number): void {
-    if (capacity <= this.data.length) return;
+    if (capacity <= this.size) return;
+    const old = this.ring;
+    this.size = capacity;
+    if (old === null) return;
     const next = new Uint8Array(capacity);
-    const old = this.data;
     const span = old.length;
     // Everything from head to the end of the old ring, unwrapped, lands at the front.
     next.set(old.subarray(this.head), 0);
     next.set(old.subarray(0, this.head), span - this.head);
-    this.data = next;
+    this.ring = next;
     this.head = 0;
   }
 
@@ -250,7 +291,7 @@ export class ReceiveBuffer {
   }
 
   private copyIn(at: number, src: Uint8Array, offset: number, count: number): void {
-    const cap = this.data.length;
+    const cap = this.size;
     let start = this.head + at;
     if (start >= cap) start -= cap;
     const first = Math.min(count, cap - start);

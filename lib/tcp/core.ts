@@ -535,11 +535,12 @@ export class TcpCore implements CoreContext {
     return n;
   }
 
-  /** Bytes of send and receive buffers held by live connections. */
+  /** Bytes of send and receive rings allocated by live connections. */
   get bufferBytes(): number {
     let n = 0;
     for (const conn of this.connections) {
-      n += conn.sendBuffer.capacity + conn.receiveBuffer.capacity;
+      if (conn.sendBuffer.allocated) n += conn.sendBuffer.capacity;
+      if (conn.receiveBuffer.allocated) n += conn.receiveBuffer.capacity;
     }
     return n;
   }
