@@ -134,6 +134,13 @@ export class UtcpStack {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     const host = options.host ?? '127.0.0.1';
+    const badPort = [options.port, options.localPort ?? 0].find((port) => !validPort(port));
+    if (badPort !== undefined || options.port === 0) {
+      // node:net refuses these with ERR_SOCKET_BAD_PORT before any packet is sent.
+      const detail = `port must be an integer in 0..65535, got ${String(badPort ?? 0)}`;
+      process.nextTick(() => socket.destroy(socketError('ERR_SOCKET_BAD_PORT', 'connect', detail)));
+      return socket;
+    }
     const start = (address: string): void => {
       if (socket.destroyed) return;
       const remote = parseIPv4(address);
@@ -181,10 +188,24 @@ export class UtcpStack {
     if (destination === undefined) {
       return Promise.reject(socketError('EINVAL', 'ping', 'not an IPv4 address', host));
     }
+    const size = options.size ?? 56;
+    if (!Number.isInteger(size) || size < 0) {
+      const detail = `size must be a non-negative integer, got ${String(size)}`;
+      return Promise.reject(socketError('ERR_OUT_OF_RANGE', 'ping', detail, host));
+    }
+    // RFC 791: the echo data plus 8 bytes of ICMP header must fit a 65535-byte datagram.
+    if (size > 65535 - 20 - 8) {
+      return Promise.reject(socketError('EMSGSIZE', 'ping', `size ${size}`, host));
+    }
+    const timeout = options.timeout ?? 1000;
+    if (typeof timeout !== 'number' || !(timeout >= 0) || timeout === Infinity) {
+      const detail = `timeout must be a finite number of ms, got ${String(timeout)}`;
+      return Promise.reject(socketError('ERR_OUT_OF_RANGE', 'ping', detail, host));
+    }
     const id = this.pingId;
     this.pingSequence = (this.pingSequence + 1) & 0xffff;
     const sequence = this.pingSequence;
-    const data = new Uint8Array(options.size ?? 56);
+    const data = new Uint8Array(size);
     for (let i = 0; i < data.length; i++) data[i] = i & 255;
     const started = this.clock.now();
     return new Promise((resolve, reject) => {
@@ -200,7 +221,7 @@ export class UtcpStack {
         resolve(this.clock.now() - started);
         return true;
       });
-      timer.start(started + (options.timeout ?? 1000) * 1000);
+      timer.start(started + timeout * 1000);
       const error = this.stack.icmp.sendEcho(destination, id, sequence, data);
       if (error !== undefined) {
         timer.cancel();
@@ -290,4 +311,8 @@ function prefixed(prefix: string, record: Record<string, number>): Record<string
 
 export function createStack(options: CreateStackOptions): UtcpStack {
   return new UtcpStack(options);
+}
+
+function validPort(port: unknown): boolean {
+  return typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535;
 }
