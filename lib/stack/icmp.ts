@@ -89,6 +89,11 @@ export class Icmp {
       this.stack.counters.drop('icmp-error-truncated-quote');
       return;
     }
+    // RFC 791 3.1: IHL is at least 5 words; below that the quote is no header of ours.
+    if (headerLength < IPV4_HEADER) {
+      this.stack.counters.drop('icmp-error-bad-quoted-header', `IHL ${headerLength / 4}`);
+      return;
+    }
     const quotedSource = readIPv4(buf, quoted + 12);
     const quotedDestination = readIPv4(buf, quoted + 16);
     if (quotedSource !== this.stack.address) {
