@@ -155,7 +155,11 @@ export class Stack {
     this.burstSize = Math.min(options.burstSize ?? this.link.burstSize, this.link.burstSize);
     const drop = (reason: string): void => this.counters.drop(reason);
     this.arp = new ArpCache(options.arp ?? {}, drop);
-    this.reassembler = new Reassembler(options.reassembly ?? {}, drop);
+    this.reassembler = new Reassembler(
+      options.reassembly ?? {},
+      drop,
+      () => this.counters.ipReasmFails++,
+    );
     this.tx = new TxBatch(this.link, this.counters);
     this.wake = this.clock.timer(() => this.onWake());
     this.continueReceive = this.clock.timer(() => this.receive());
