@@ -116,6 +116,7 @@ export class UtcpStack {
         clock: this.clock,
         address: this.stack.address,
         listen: (address, port, backlog, accept) => tcp.listen(address, port, backlog, accept),
+        adopt: (socket) => this.track(socket),
       },
       options ?? {},
       onConnection,
@@ -125,14 +126,19 @@ export class UtcpStack {
     return server;
   }
 
+  /** Counts an open socket, connected or accepted, until it closes. */
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
   /** Opens a connection; errors (ECONNREFUSED, ETIMEDOUT, ...) come as 'error' events. */
   connect(options: ConnectOptions, onConnect?: () => void): Socket {
     const socket = new Socket(this.clock, { allowHalfOpen: options.allowHalfOpen });
     if (onConnect !== undefined) socket.once('connect', onConnect);
     if (options.noDelay) socket.setNoDelay(true);
     if (options.timeout !== undefined) socket.setTimeout(options.timeout);
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    this.track(socket);
     const host = options.host ?? '127.0.0.1';
     const badPort = [options.port, options.localPort ?? 0].find((port) => !validPort(port));
     if (badPort !== undefined || options.port === 0) {

@@ -223,3 +223,21 @@ describe('hostile: local ports out of range', () => {
     expect(codes.filter((code) => code === 'ETIMEDOUT')).toEqual([]);
   });
 });
+
+describe('hostile: socket gauges', () => {
+  it('gauges.sockets counts accepted sockets as well as connected ones', async () => {
+    const p = (current = pair());
+    const accepted: import('../../lib/api/socket.js').Socket[] = [];
+    p.b.createServer((s) => accepted.push(s.resume())).listen(80);
+    const client = p.a.connect({ host: '198.18.0.2', port: 80 });
+    client.resume();
+    await runUntil(p.clock, () => accepted.length === 1);
+    expect(p.a.stats().gauges.sockets).toBe(1);
+    expect(p.b.stats().gauges.sockets).toBe(1);
+    let closed = false;
+    accepted[0].on('close', () => (closed = true));
+    client.end();
+    await runUntil(p.clock, () => closed);
+    expect(p.b.stats().gauges.sockets).toBe(0);
+  });
+});
