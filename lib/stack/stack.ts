@@ -402,13 +402,17 @@ export class Stack {
     for (const [destination, entry] of this.pathMtus) {
       if (entry.expiresAt <= now) this.pathMtus.delete(destination);
     }
-    for (const transport of this.transports.values()) {
-      transport.expire(now);
-      transport.endBurst(now);
+    try {
+      for (const transport of this.transports.values()) {
+        transport.expire(now);
+        transport.endBurst(now);
+      }
+    } finally {
+      // A user callback that threw from a timer still leaves the stack ready for the next one.
+      this.burst = false;
+      this.tx.flush();
+      this.armWake();
     }
-    this.burst = false;
-    this.tx.flush();
-    this.armWake();
   }
 
   /**
@@ -430,15 +434,33 @@ export class Stack {
       const now = this.clock.now();
       this.burst = true;
       const descriptors = this.link.rxDescriptors;
+      // A handler that throws (a user's 'data' listener, say) must not cost the rest of the
+      // burst nor leave the stack mid-burst: every frame is handled, the burst ends as usual,
+      // and the first exception is thrown afterwards, uncaught as it would be in node:net.
+      let failure: { error: unknown } | undefined;
       for (let i = 0; i < count; i++) {
         const base = i * DESCRIPTOR_WORDS;
-        this.frameIn(descriptors[base], descriptors[base + 1], descriptors[base + 2], now);
+        try {
+          this.frameIn(descriptors[base], descriptors[base + 1], descriptors[base + 2], now);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
-      for (const transport of this.transports.values()) transport.endBurst(now);
-      this.burst = false;
-      this.link.rxRelease();
-      this.tx.flush();
-      this.armWake();
+      try {
+        for (const transport of this.transports.values()) transport.endBurst(now);
+      } catch (error) {
+        failure ??= { error };
+      } finally {
+        this.burst = false;
+        this.link.rxRelease();
+        this.tx.flush();
+        this.armWake();
+      }
+      if (failure !== undefined) {
+        // The frames still waiting on the link are read on the next turn, as after a budget.
+        if (!this.closed) this.continueReceive.start(this.clock.now());
+        throw failure.error;
+      }
       if (this.closed) return;
     }
     this.continueReceive.start(this.clock.now());
