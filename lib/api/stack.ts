@@ -279,7 +279,8 @@ export class UtcpStack {
   /** Closes servers, resets remaining connections, stops the stack and closes its link. */
   async close(): Promise<void> {
     for (const server of [...this.servers]) server.close();
-    for (const socket of [...this.sockets]) socket.destroy();
+    // The peer hears of each connection's end at once (RST) rather than waiting it out.
+    for (const socket of [...this.sockets]) socket.resetAndDestroy();
     const now = this.clock.now();
     for (const conn of [...this.tcp.core.connections]) this.tcp.core.abort(now, conn);
     this.stack.flush();
