@@ -60,6 +60,11 @@ export interface Transport {
     quoted: Uint8Array,
     now: number,
   ): void;
+  /**
+   * Asked of each of its datagrams ARP held, once the address resolves: true when whatever
+   * sent it has gone since (a SYN whose socket was destroyed), so it is dropped unsent.
+   */
+  heldDatagramStale?(packet: Uint8Array): boolean;
   /** Told when ARP gave up on `address`: connections to it fail with EHOSTUNREACH. */
   unreachable(address: number, now: number): void;
   /** The burst is over: send what was held back to coalesce. */
@@ -535,7 +540,14 @@ export class Stack {
     if (senderAddress !== 0 && this.onLink(senderAddress)) {
       const ready = this.arp.learn(senderAddress, senderMac, now, forUs);
       const mac = Uint8Array.from(senderMac);
-      for (const packet of ready) this.sendHeld(mac, packet);
+      for (const packet of ready) {
+        if (this.transports.get(packet[9])?.heldDatagramStale?.(packet) === true) {
+          this.counters.ipOutDiscards++;
+          this.counters.drop('arp-pending-sender-gone', formatIPv4(senderAddress));
+          continue;
+        }
+        this.sendHeld(mac, packet);
+      }
     }
     if (!forUs) {
       if (operation === ARP_REQUEST) this.counters.drop('arp-not-for-us');

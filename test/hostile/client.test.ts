@@ -156,3 +156,23 @@ describe('hostile: repeated SYNs to a listener', () => {
     expect(r.stack.stats().gauges.connections).toBeLessThanOrEqual(1);
   });
 });
+
+describe('hostile: a SYN waiting for ARP', () => {
+  it('is dropped, counted, once its socket was destroyed before the address resolved', async () => {
+    const r = (rig = new Rig());
+    const socket = r.stack.connect({ host: '198.18.0.3', port: 80 });
+    const errors: unknown[] = [];
+    socket.on('error', (e) => errors.push(e));
+    await r.settle();
+    expect(r.stack.stats().gauges.framesHeld).toBe(1);
+    socket.destroy();
+    await r.settle();
+    // 198.18.0.3 answers at last: nothing of the destroyed socket may leave.
+    r.sendFrame(r.peer.arp(2, r.stackMac, STACK_IP, [198, 18, 0, 3]));
+    await r.settle();
+    expect(r.seen.filter((s) => s.header.flags & SYN)).toEqual([]);
+    expect(r.drops()['arp-pending-sender-gone']).toBe(1);
+    expect(r.stack.stats().gauges.framesHeld).toBe(0);
+    expect(errors).toEqual([]);
+  });
+});
