@@ -6,7 +6,7 @@
  */
 import { RX_FLAG_CHECKSUM_VERIFIED, DESCRIPTOR_WORDS, type Link } from '../link/types.js';
 import type { Clock, ClockTimer } from '../link/clock.js';
-import { checksum } from '../wire/checksum.js';
+import { Ipv4Header, parseIpv4, type Ipv4DropReason } from '../wire/ipv4.js';
 import { formatIPv4, formatMac, parseIPv4, prefixMask, readIPv4 } from './address.js';
 import { ArpCache, type ArpOptions } from './arp-cache.js';
 import { StackCounters, debug } from './counters.js';
@@ -20,8 +20,6 @@ import {
   ETHERTYPE_IPV4,
   ICMP_CODE_PORT_UNREACHABLE,
   ICMP_CODE_PROTOCOL_UNREACHABLE,
-  IP_MF,
-  IP_OFFSET_MASK,
   IPV4_HEADER,
   PROTOCOL_ICMP,
   PROTOCOL_UDP,
@@ -33,6 +31,15 @@ import {
 import { Icmp } from './icmp.js';
 import { Reassembler, type ReassemblyOptions } from './reassembly.js';
 import { TxBatch } from './tx-batch.js';
+
+/** The stack's own names for the header errors lib/wire reports (RFC 4293 ipInHdrErrors). */
+const IPV4_REASONS: Record<Ipv4DropReason, string> = {
+  'ipv4-truncated': 'ip-truncated',
+  'ipv4-bad-version': 'ip-bad-header',
+  'ipv4-bad-header-length': 'ip-bad-header',
+  'ipv4-bad-total-length': 'ip-bad-total-length',
+  'ipv4-bad-checksum': 'ip-bad-checksum',
+};
 
 /** A protocol above IPv4 (TCP): the stack hands it datagrams and ICMP errors about it. */
 export interface Transport {
@@ -124,6 +131,8 @@ export class Stack {
   private readonly pathMtus = new Map<number, { mtu: number; expiresAt: number }>();
   private readonly pathMtuLifetime: number;
   private readonly burstSize: number;
+  /** Reused for every datagram: parsing allocates nothing. */
+  private readonly ipv4Header = new Ipv4Header();
   private readonly wake: ClockTimer;
   private readonly continueReceive: ClockTimer;
   private readonly scratch = new Uint8Array(65536);
@@ -628,27 +637,16 @@ export class Stack {
     now: number,
   ): void {
     this.counters.ipInReceives++;
-    if (length < IPV4_HEADER) {
-      this.ipHeaderError('ip-truncated');
+    const header = this.ipv4Header;
+    const reason = parseIpv4(buf, offset, length, header, !verified);
+    if (reason !== undefined) {
+      this.counters.ipInHdrErrors++;
+      this.counters.drop(IPV4_REASONS[reason]);
       return;
     }
-    const versionAndLength = buf[offset];
-    const headerLength = (versionAndLength & 0x0f) * 4;
-    if (versionAndLength >>> 4 !== 4 || headerLength < IPV4_HEADER || headerLength > length) {
-      this.ipHeaderError('ip-bad-header');
-      return;
-    }
-    const totalLength = readUint16(buf, offset + 2);
-    if (totalLength < headerLength || totalLength > length) {
-      this.ipHeaderError('ip-bad-total-length');
-      return;
-    }
-    if (!verified && checksum(buf, offset, headerLength) !== 0) {
-      this.ipHeaderError('ip-bad-checksum');
-      return;
-    }
-    const source = readIPv4(buf, offset + 12);
-    const destination = readIPv4(buf, offset + 16);
+    const totalLength = header.totalLength;
+    const source = header.src;
+    const destination = header.dst;
     if (destination !== this.address) {
       this.counters.ipInAddrErrors++;
       this.counters.drop('ip-not-for-us', formatIPv4(destination));
@@ -660,20 +658,19 @@ export class Stack {
       return;
     }
 
-    const protocol = buf[offset + 9];
-    const fragment = readUint16(buf, offset + 6);
-    let payload = offset + headerLength;
-    let payloadLength = totalLength - headerLength;
+    const protocol = header.protocol;
+    let payload = header.payloadOffset;
+    let payloadLength = header.payloadLength;
     let data = buf;
-    if ((fragment & (IP_MF | IP_OFFSET_MASK)) !== 0) {
+    if (header.fragment) {
       this.counters.ipReasmReqds++;
       const whole = this.reassembler.add(
         source,
         destination,
         protocol,
-        readUint16(buf, offset + 4),
-        (fragment & IP_OFFSET_MASK) * 8,
-        (fragment & IP_MF) !== 0,
+        header.identification,
+        header.fragmentOffset,
+        header.moreFragments,
         buf.subarray(payload, payload + payloadLength),
         now,
       );
@@ -705,13 +702,9 @@ export class Stack {
     this.counters.drop(protocol === PROTOCOL_UDP ? 'udp-no-listener' : 'ip-unknown-protocol');
     const code =
       protocol === PROTOCOL_UDP ? ICMP_CODE_PORT_UNREACHABLE : ICMP_CODE_PROTOCOL_UNREACHABLE;
-    if ((fragment & IP_OFFSET_MASK) === 0)
+    if (header.fragmentOffset === 0) {
       this.icmp.sendUnreachable(code, source, buf, offset, totalLength);
-  }
-
-  private ipHeaderError(reason: string): void {
-    this.counters.ipInHdrErrors++;
-    this.counters.drop(reason);
+    }
   }
 
   /** RFC 1122 3.2.1.3: sources we must never answer (broadcast, multicast, loopback, zero). */
