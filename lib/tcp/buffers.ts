@@ -197,6 +197,16 @@ export class ReceiveBuffer {
     return advance;
   }
 
+  /**
+   * Keeps `count` bytes of sequence number `seq` (= rcvNxt, nothing held yet) without making
+   * them readable: text that came on a SYN waits for the connection to be established. A
+   * later `store` at rcvNxt takes them in.
+   */
+  hold(seq: number, src: Uint8Array, offset: number, count: number): void {
+    this.copyIn(this.length, src, offset, count);
+    this.record(seq, seqAdd(seq, count));
+  }
+
   /** Readable bytes from `head` before the ring wraps (what one in-place read can take). */
   get contiguousReadable(): number {
     return Math.min(this.length, this.data.length - this.head);

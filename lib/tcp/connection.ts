@@ -91,6 +91,8 @@ export class TcpConnection implements CongestionState {
   rcvWscale = 0;
   /** Shift we offered on our SYN (used if the peer agrees). */
   requestedWscale = 0;
+  /** The SYN goes without window scale, SACK and timestamps from now on (rexmitDropsOptions). */
+  synOptionsDropped = false;
   /** An out-of-order FIN waiting for the data before it (sequence number), or -1. */
   pendingFinSeq = -1;
 

@@ -108,6 +108,9 @@ export interface ConnectionOptions {
   keepCount?: number;
   sendBuffer?: number;
   receiveBuffer?: number;
+  /** Limit on connection establishment (FreeBSD TCP_KEEPINIT); set on a connection still
+   *  opening, it restarts from the moment it is set, as FreeBSD's does. */
+  connectionTimeout?: number;
 }
 
 export interface CoreOptions {
@@ -484,6 +487,13 @@ export class TcpCore implements CoreContext {
       p.keepInterval = positive(options.keepInterval, 'keepInterval');
     }
     if (options.keepCount !== undefined) p.keepCount = positive(options.keepCount, 'keepCount');
+    if (options.connectionTimeout !== undefined) {
+      p.connectionTimeout = positive(options.connectionTimeout, 'connectionTimeout');
+      if (conn.establishAt !== NO_TIMER) {
+        conn.establishAt = now + p.connectionTimeout;
+        updateDeadline(this, conn);
+      }
+    }
     if (options.keepalive !== undefined) {
       p.keepalive = options.keepalive;
       conn.keepaliveAt = NO_TIMER;

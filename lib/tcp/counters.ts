@@ -20,6 +20,8 @@ export const DROP_REASONS = [
   'rst-challenged',
   'rst-in-time-wait',
   'syn-challenged',
+  'syn-data-discarded',
+  'syn-fin',
   'no-ack-flag',
   'after-close',
   'reassembly-full',

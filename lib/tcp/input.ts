@@ -80,8 +80,13 @@ export function segmentArrives(
   localAddress: number,
   ecn: number,
 ): void {
-  let c = core.findConnection(localAddress, h.dstPort, remoteAddress, h.srcPort);
   const flags = h.flags;
+  if (core.params.dropSynFin && (flags & (SYN | FIN)) === (SYN | FIN)) {
+    // No valid open carries both; FreeBSD's drop_synfin drops them in every state unanswered.
+    core.drop('syn-fin', h);
+    return;
+  }
+  let c = core.findConnection(localAddress, h.dstPort, remoteAddress, h.srcPort);
 
   // deliver_in_9, RFC 6191: a SYN may end TIME_WAIT early when it is clearly newer.
   if (c !== null && c.state === TIME_WAIT && (flags & (SYN | ACK | RST)) === SYN) {
@@ -134,8 +139,10 @@ function noConnection(
 function negotiate(c: TcpConnection, h: TcpHeader, now: number): void {
   const o = h.options;
   const p = c.params;
+  // An option we did not offer is not in use whatever the peer says (RFC 7323 1.3).
+  const offered = !c.synOptionsDropped;
   c.peerMss = o.mss > 0 ? o.mss : p.defaultMss;
-  if (o.windowScale >= 0 && p.windowScaling) {
+  if (o.windowScale >= 0 && p.windowScaling && offered) {
     c.wscaleOk = true;
     // RFC 7323 2.3: a shift above 14 is used as 14.
     c.sndWscale = Math.min(o.windowScale, 14);
@@ -145,12 +152,12 @@ function negotiate(c: TcpConnection, h: TcpHeader, now: number): void {
     c.sndWscale = 0;
     c.rcvWscale = 0;
   }
-  c.tsOk = o.timestamp && p.timestamps;
+  c.tsOk = o.timestamp && p.timestamps && offered;
   if (c.tsOk) {
     c.tsRecent = o.tsVal;
     c.tsRecentAge = now;
   }
-  c.sackOk = o.sackPermitted && p.sack;
+  c.sackOk = o.sackPermitted && p.sack && offered;
   updateMss(c);
   c.cc.init(c, p.initialWindowSegments);
 }
@@ -180,6 +187,8 @@ function listenInput(
     return;
   }
   if ((flags & ACK) !== 0) {
+    // RFC 9293 3.10.7.2 second: any ACK to a listener, a SYN-ACK included, draws a RST. (The
+    // FreeBSD suite expects no answer to a SYN-ACK carrying data; the RFC is followed here.)
     replyWithReset(core, h, remoteAddress, localAddress);
     core.drop('listen-ack', h);
     return;
@@ -206,12 +215,18 @@ function listenInput(
   // RFC 3168 6.1.1: an ECN-setup SYN carries ECE and CWR.
   if ((flags & (ECE | CWR)) === (ECE | CWR) && c.params.ecn !== 'off') c.ecnOk = true;
   if (h.payloadLength > 0) {
-    // Data on a SYN is kept for the application (RFC 9293 3.10.7.2); a FIN on it is left for
-    // the peer to retransmit.
-    storeInOrder(c, c.rcvNxt, buf, h.payloadOffset, h.payloadLength);
+    // RFC 9293 3.10.7.2: the SYN-ACK acknowledges the SYN alone and the text waits for the
+    // connection to be established; a FIN on it is left for the peer to send again.
+    if (c.params.keepSynData) holdSynText(c, buf, h.payloadOffset, h.payloadLength);
+    else core.drop('syn-data-discarded', h);
   }
   output(core, now, c);
   updateDeadline(core, c);
+}
+
+function holdSynText(c: TcpConnection, buf: Uint8Array, offset: number, length: number): void {
+  const n = Math.min(length, c.receiveBuffer.free);
+  if (n > 0) c.receiveBuffer.hold(c.rcvNxt, buf, offset, n);
 }
 
 function storeInOrder(
@@ -276,7 +291,9 @@ function synSentInput(
     // Simultaneous open: SYN_RECEIVED, and our SYN goes again with an ACK (RFC 9293 3.5).
     c.state = SYN_RECEIVED;
     if ((flags & (ECE | CWR)) === (ECE | CWR) && c.params.ecn !== 'off') c.ecnOk = true;
-    if (h.payloadLength > 0) storeInOrder(c, c.rcvNxt, buf, h.payloadOffset, h.payloadLength);
+    // RFC 9293 3.10.7.3: text on the SYN is queued until ESTABLISHED; the SYN-ACK
+    // acknowledges the SYN alone.
+    if (h.payloadLength > 0) holdSynText(c, buf, h.payloadOffset, h.payloadLength);
     c.sndNxt = c.iss;
     c.retransmitAt = NO_TIMER;
     return;
@@ -329,7 +346,20 @@ function establish(core: CoreContext, now: number, c: TcpConnection): void {
     listener.acceptQueue.push(c);
   }
   core.emit(c, TcpEvent.ESTABLISHED);
+
+  // Text held since the SYN becomes readable, acknowledged like any in-order arrival.
+  const rb = c.receiveBuffer;
+  if (rb.rangeCount > 0 && rb.ranges[0] === c.rcvNxt) {
+    const advance = rb.store(c.rcvNxt, c.rcvNxt, noBytes, 0, 0);
+    c.rcvNxt = seqAdd(c.rcvNxt, advance);
+    c.bytesReceived += advance;
+    if (!c.params.delayedAck) c.ackNow = true;
+    else if (c.delayedAckAt === NO_TIMER) c.delayedAckAt = now + c.params.delayedAckTime;
+    core.emit(c, TcpEvent.READABLE);
+  }
 }
+
+const noBytes = new Uint8Array(0);
 
 /** deliver_in_3 and its companions, for every state but LISTEN and SYN_SENT. */
 function synchronisedInput(
@@ -350,17 +380,23 @@ function synchronisedInput(
   const rst = (flags & RST) !== 0;
   // RCV.WND: what was advertised, or more if the buffer has room beyond what the 16-bit field
   // could say (FreeBSD tcp_input computes it the same way).
-  const rcvWnd = Math.max(c.receiveBuffer.free, seqDiff(c.rcvAdv, c.rcvNxt), 0);
+  // A passive open not yet established has only the SYN-ACK's window, unscaled and at most
+  // 65535: nothing beyond it was ever offered (RFC 9293 3.10.7.4; FreeBSD's syncache keeps
+  // that window and checks RSTs against it in syncache_chkrst).
+  const rcvWnd =
+    c.state === SYN_RECEIVED && c.listener !== null
+      ? Math.max(seqDiff(c.rcvAdv, c.rcvNxt), 0)
+      : Math.max(c.receiveBuffer.free, seqDiff(c.rcvAdv, c.rcvNxt), 0);
 
-  if (syn && !rst && seq === c.irs) {
+  if (syn && !rst && seq === c.irs && c.state === SYN_RECEIVED) {
     // A retransmitted SYN while our SYN-ACK is unanswered: send the SYN-ACK again.
     if (c.state === SYN_RECEIVED && (flags & ACK) === 0) {
       c.sndNxt = c.iss;
       return;
     }
-    // The peer's SYN again (a SYN-ACK in simultaneous open, or one whose ACK we sent but the
-    // peer lost): the SYN is old, the rest is processed, and an ACK goes back (BSD trims
-    // the SYN as duplicate data).
+    // The peer's SYN-ACK in simultaneous open: the SYN is old, the rest is processed, and an
+    // ACK goes back (BSD trims the SYN as duplicate data). In a synchronised state an old SYN
+    // takes step four like any other (FreeBSD tcp_input checks it before trimming).
     syn = false;
     seq = seqAdd(seq, 1);
     c.ackNow = true;
@@ -388,7 +424,7 @@ function synchronisedInput(
       core.drop('rst-out-of-window', h);
       return;
     }
-    if (seq === c.rcvNxt || !c.params.challengeAcks) {
+    if (seq === c.rcvNxt || !c.params.rstChallengeAcks) {
       resetArrives(core, c);
     } else {
       sendChallengeAck(core, now, c);
@@ -414,6 +450,11 @@ function synchronisedInput(
     }
   }
 
+  if (c.state === TIME_WAIT && syn && (flags & ACK) === 0 && !c.params.timeWaitAnswersSyn) {
+    core.drop('no-ack-flag', h, 'SYN in TIME_WAIT');
+    return;
+  }
+
   // Fourth: SYN in a synchronised state (RFC 5961 4.2; RFC 9293 3.10.7.4 fourth).
   if (syn) {
     if (c.state === SYN_RECEIVED && c.listener !== null) {
@@ -424,7 +465,7 @@ function synchronisedInput(
       return;
     }
     if (
-      !c.params.challengeAcks &&
+      !c.params.synChallengeAcks &&
       c.state !== TIME_WAIT &&
       seqInWindow(seq, c.rcvNxt, seqAdd(c.rcvNxt, Math.max(rcvWnd, 1)))
     ) {
@@ -439,12 +480,9 @@ function synchronisedInput(
       }
       return;
     }
-    if (!c.params.challengeAcks) {
-      // Outside the window: an ordinary unacceptable segment.
-      c.ackNow = true;
-      core.drop('out-of-window', h, 'SYN');
-      return;
-    }
+    // A SYN outside the window, or any SYN with RFC 5961 on: a bare ACK at SND.NXT, never a
+    // repeated FIN (RFC 9293 3.10.7.4 fourth; FreeBSD tcp_input answers both cases with
+    // tcp_send_challenge_ack).
     sendChallengeAck(core, now, c);
     core.drop('syn-challenged', h);
     return;
@@ -462,9 +500,11 @@ function synchronisedInput(
   // and dropped, except a zero-window probe at RCV.NXT; what runs past the window is cut off.
   const duplicate = seqDiff(c.rcvNxt, seq);
   if (duplicate > 0 && dataLength > 0 && c.sackOk) {
-    // RFC 2883: tell the sender which bytes arrived twice.
+    // RFC 2883: tell the sender which bytes arrived twice, at once, as FreeBSD's tcp_input
+    // does: a delayed ACK would lose the report to the next in-order segment's ACK.
     c.dsackLeft = seq;
     c.dsackRight = duplicate >= dataLength ? seqAdd(seq, dataLength) : c.rcvNxt;
+    c.ackNow = true;
   }
   if (duplicate > 0) {
     if (duplicate > dataLength || (duplicate === dataLength && !fin)) {
@@ -495,6 +535,18 @@ function synchronisedInput(
       fin = false;
       c.ackNow = true;
     }
+  }
+
+  // The window we offered can reach past the ring's free space: the field is rounded up to
+  // the scale unit and the right edge never moves left (RFC 7323 2.4, RFC 9293 3.8.6.2.2),
+  // and BSD's soft socket buffer would absorb the excess. Our ring is a hard bound, so bytes
+  // past it are not taken (they are not acknowledged; the peer sends them again).
+  const room = c.receiveBuffer.free - seqDiff(seq, c.rcvNxt);
+  if (dataLength > 0 && dataLength > room) {
+    core.drop('receive-buffer-full', h, `${dataLength - Math.max(room, 0)} bytes past the ring`);
+    dataLength = Math.max(room, 0);
+    fin = false;
+    c.ackNow = true;
   }
 
   // Fifth: the ACK field.
@@ -913,8 +965,11 @@ export function icmpArrives(
         c.pathMtu = mtu;
         updateMss(c);
         core.counters.pathMtuUpdates++;
-        c.sndNxt = c.sndUna;
-        output(core, now, c);
+        // A SYN carries no data and was not too big: nothing to send again before its timer.
+        if (c.state !== SYN_SENT && c.state !== SYN_RECEIVED) {
+          c.sndNxt = c.sndUna;
+          output(core, now, c);
+        }
       }
       break;
     }
@@ -922,9 +977,9 @@ export function icmpArrives(
     case 'protocol-unreachable':
     case 'admin-prohibited':
     case 'time-exceeded':
-      // In SYN_SENT these end the attempt at once (FreeBSD tcp_drop_syn_sent); later they
-      // are soft errors.
-      if (c.state === SYN_SENT) {
+      // In SYN_SENT these end the attempt at once (FreeBSD tcp_drop_syn_sent, unless
+      // icmp_may_rst=0); later they are soft errors (RFC 1122 4.2.3.9).
+      if (c.state === SYN_SENT && c.params.icmpMayReset) {
         core.counters.tcpAttemptFails++;
         c.error = kind === 'time-exceeded' ? 'EHOSTUNREACH' : 'ECONNREFUSED';
         core.finish(c, TcpEvent.ERROR);

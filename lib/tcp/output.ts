@@ -65,7 +65,9 @@ function windowField(c: TcpConnection, syn: boolean): number {
   const advertised = seqDiff(c.rcvAdv, c.rcvNxt);
   if (win < advertised) win = advertised;
   const scale = c.rcvWscale;
-  let field = Math.floor(win / 2 ** scale);
+  // Rounded down the window never offers more than the buffer holds; FreeBSD's tcp_output
+  // rounds up to the scale unit instead (windowRoundUp).
+  let field = c.params.windowRoundUp ? Math.ceil(win / 2 ** scale) : Math.floor(win / 2 ** scale);
   if (field * 2 ** scale < advertised) field++;
   return Math.min(field, 65535);
 }
@@ -80,15 +82,16 @@ function fillOptions(c: TcpConnection, h: TcpHeader, now: number, syn: boolean):
     // On a SYN-ACK an option is offered only if the SYN offered it (RFC 7323 2.2, 3.2;
     // RFC 2018 2). The order mirrors FreeBSD: mss, nop, wscale, sackOK, TS.
     const passive = c.state === SYN_RECEIVED;
-    const offerScale = passive ? c.wscaleOk : p.windowScaling;
+    const bare = c.synOptionsDropped;
+    const offerScale = passive ? c.wscaleOk : p.windowScaling && !bare;
     if (offerScale) {
       o.windowScale = c.requestedWscale;
       o.push(OPT_NOP);
       o.push(OPT_WINDOW_SCALE);
     }
-    const offerSack = passive ? c.sackOk : p.sack;
+    const offerSack = passive ? c.sackOk : p.sack && !bare;
     if (offerSack) o.push(OPT_SACK_PERMITTED);
-    const offerTs = passive ? c.tsOk : p.timestamps;
+    const offerTs = passive ? c.tsOk : p.timestamps && !bare;
     if (offerTs) {
       if (!offerSack) {
         o.push(OPT_NOP);

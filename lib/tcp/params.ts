@@ -86,9 +86,33 @@ export interface TcpParams {
   /** ECN (RFC 3168): 'off', 'passive' (accept when the peer asks), 'on' (ask and accept).
    *  FreeBSD net.inet.tcp.ecn.enable=2 is 'passive'. */
   ecn: 'off' | 'passive' | 'on';
-  /** Challenge ACKs (RFC 5961 3, 4, 5) instead of acting on in-window RST/SYN. FreeBSD
-   *  net.inet.tcp.insecure_rst=0 / insecure_syn=0. */
-  challengeAcks: boolean;
+  /** A RST in the window but not at RCV.NXT draws a challenge ACK (RFC 5961 3.2) instead of
+   *  resetting. FreeBSD net.inet.tcp.insecure_rst=0. */
+  rstChallengeAcks: boolean;
+  /** A SYN in the window of a synchronised connection draws a challenge ACK (RFC 5961 4.2)
+   *  instead of resetting. FreeBSD net.inet.tcp.insecure_syn=0. */
+  synChallengeAcks: boolean;
+  /** A port or protocol unreachable, administratively prohibited or time exceeded ICMP error
+   *  ends a connection in SYN_SENT; otherwise it is only a soft error (RFC 1122 4.2.3.9).
+   *  FreeBSD net.inet.tcp.icmp_may_rst. */
+  icmpMayReset: boolean;
+  /** The fourth and later SYNs of an active open go without window scale, SACK and
+   *  timestamps. FreeBSD net.inet.tcp.rexmit_drop_options (off by default). */
+  rexmitDropsOptions: boolean;
+  /** The advertised window is rounded up to the window-scale unit rather than down, so a
+   *  buffer of 65700 bytes is offered as 1027 << 6 (FreeBSD tcp_output). */
+  windowRoundUp: boolean;
+  /** Segments with both SYN and FIN are dropped unanswered in every state, instead of the
+   *  FIN being ignored on a SYN (RFC 9293 3.10.7.2). FreeBSD net.inet.tcp.drop_synfin=1. */
+  dropSynFin: boolean;
+  /** Text on a SYN to a listener is kept until the connection is established (RFC 9293
+   *  3.10.7.2: "queued for processing later"). FreeBSD's syncache discards it (no TCP Fast
+   *  Open): false, and the peer sends it again. */
+  keepSynData: boolean;
+  /** A SYN without ACK in TIME_WAIT that does not reopen the connection (RFC 6191) draws a
+   *  challenge ACK (RFC 5961 4.2, RFC 9293 3.10.7.4 fourth). FreeBSD's tcp_twcheck drops any
+   *  segment without ACK silently instead: false. */
+  timeWaitAnswersSyn: boolean;
   /** At most this many challenge ACKs per connection per challengeAckPeriod (RFC 5961 7).
    *  FreeBSD net.inet.tcp.ack_war_cnt / ack_war_timewindow (5 per 1 s). */
   challengeAckLimit: number;
@@ -148,7 +172,14 @@ export const defaultParams: Readonly<TcpParams> = Object.freeze({
   timestampTick: 1 * ms,
   sack: true,
   ecn: 'off',
-  challengeAcks: true,
+  rstChallengeAcks: true,
+  synChallengeAcks: true,
+  timeWaitAnswersSyn: true,
+  keepSynData: true,
+  dropSynFin: false,
+  icmpMayReset: true,
+  rexmitDropsOptions: false,
+  windowRoundUp: false,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   maxBacklog: 128,
@@ -193,7 +224,20 @@ export const freebsdParams: Readonly<Partial<TcpParams>> = Object.freeze({
   // net.inet.tcp.ecn.enable=2: answer ECN but do not ask for it.
   ecn: 'passive',
   // net.inet.tcp.insecure_rst=0, insecure_syn=0; ack_war_cnt=5 per 1000 ms.
-  challengeAcks: true,
+  rstChallengeAcks: true,
+  synChallengeAcks: true,
+  // tcp_twcheck: a segment without ACK that does not reopen the connection is dropped.
+  timeWaitAnswersSyn: false,
+  // syncache_add: the payload of a SYN is not kept.
+  keepSynData: false,
+  // net.inet.tcp.drop_synfin=0.
+  dropSynFin: false,
+  // net.inet.tcp.icmp_may_rst=1.
+  icmpMayReset: true,
+  // net.inet.tcp.rexmit_drop_options=0.
+  rexmitDropsOptions: false,
+  // tcp_output rounds the window up to the scale unit.
+  windowRoundUp: true,
   challengeAckLimit: 5,
   challengeAckPeriod: 1 * s,
   // net.inet.tcp.minmss=216.

@@ -78,6 +78,11 @@ function retransmitTimeout(core: CoreContext, now: number, c: TcpConnection): vo
   // Karn: no RTT sample from anything sent before this point.
   c.rttTime = -1;
   if (synState) {
+    // FreeBSD tcp_timer_rexmt: from the fourth SYN on, no options, for middleboxes that drop
+    // segments carrying options they do not know.
+    if (c.state === SYN_SENT && c.backoff === 3 && c.params.rexmitDropsOptions) {
+      c.synOptionsDropped = true;
+    }
     c.sndNxt = c.iss;
     output(core, now, c);
     return;

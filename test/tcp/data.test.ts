@@ -88,6 +88,19 @@ describe('reassembly and SACK (RFC 2018)', () => {
     expect(out).toEqual(data);
   });
 
+  it('ACKs a partly duplicate in-order segment at once with a D-SACK block (RFC 2883)', () => {
+    const { t, conn, iss } = open({}, { mss: 1000, sackPermitted: true });
+    t.inject({ flags: ACK, seq: PEER_ISS + 1, ack: iss + 1, data: 100 });
+    t.advance(1_000_000);
+    t.take();
+    // Bytes 1..100 again plus 50 new ones: without an immediate ACK the report would be lost.
+    t.inject({ flags: ACK, seq: PEER_ISS + 1, ack: iss + 1, data: 150 });
+    const [ack] = t.take();
+    expect(conn.rcvNxt).toBe(PEER_ISS + 151);
+    expect(ack.ack).toBe(PEER_ISS + 151);
+    expect(ack.sack).toEqual([PEER_ISS + 1, PEER_ISS + 101]);
+  });
+
   it('acts on a FIN only in order', () => {
     const { t, conn, iss } = open();
     t.inject({ flags: ACK | FIN, seq: PEER_ISS + 11, ack: iss + 1, data: 10 });
@@ -280,6 +293,39 @@ describe('flow control', () => {
     t.runFor(100_000);
     const [ack] = t.take();
     expect(ack.window).toBe(Math.floor(((1 << 20) - 10) / 32));
+  });
+
+  it('never stores past the ring when the scaled window was rounded up', () => {
+    // RFC 7323 2.4 rounds the scaled field up so the right edge never moves left; the offer
+    // can then exceed the free space by less than one scale unit. A peer filling the offer
+    // must not overwrite unread bytes at the head of the ring.
+    const { t, conn, iss } = open({ receiveBuffer: 1 << 20 }, { mss: 1000, windowScale: 4 });
+    const unit = 2 ** conn.rcvWscale;
+    const first = bytes(10, 3);
+    const second = bytes(30, 5);
+    t.inject({ flags: ACK, seq: PEER_ISS + 1, ack: iss + 1, data: first });
+    t.runFor(300_000);
+    t.take();
+    t.inject({ flags: ACK, seq: PEER_ISS + 11, ack: iss + 1, data: second });
+    t.runFor(300_000);
+    const acks = t.take();
+    const last = acks[acks.length - 1];
+    const offered = last.window * unit;
+    expect(offered).toBeGreaterThan(conn.receiveBuffer.free);
+
+    let seq = PEER_ISS + 41;
+    let left = offered;
+    while (left > 0) {
+      const n = Math.min(left, 60_000);
+      t.inject({ flags: ACK, seq, ack: iss + 1, data: bytes(n, 7) });
+      seq += n;
+      left -= n;
+    }
+    const out = new Uint8Array(40);
+    expect(t.core.recv(t.now, conn, out)).toBe(40);
+    expect(out.subarray(0, 10)).toEqual(first);
+    expect(out.subarray(10)).toEqual(second);
+    expect(t.core.counters.drops['receive-buffer-full']).toBeGreaterThan(0);
   });
 
   it('clamps a window-scale shift above 14', () => {
@@ -505,6 +551,36 @@ describe('ICMP (RFC 5927, RFC 1191)', () => {
     expect(t.eventKinds(conn)).toEqual([TcpEvent.ERROR, TcpEvent.CLOSED]);
   });
 
+  it('port unreachable during SYN_SENT is a soft error when icmpMayReset is off', () => {
+    const t = new Harness({ icmpMayReset: false, maxSynRetransmits: 1 });
+    const conn = t.core.connect(0, {
+      remoteAddress: 0xc6120002,
+      remotePort: 9,
+      localAddress: 0xc6120001,
+    });
+    t.take();
+    const icmp = (kind: 'port-unreachable' | 'fragmentation-needed') =>
+      t.core.icmpError(
+        0,
+        kind,
+        conn.localAddress,
+        conn.localPort,
+        conn.remoteAddress,
+        9,
+        conn.iss,
+        1234,
+      );
+    icmp('port-unreachable');
+    expect(conn.released).toBe(false);
+    expect(conn.error).toBe(null);
+    // Fragmentation needed lowers the path MTU but does not resend the SYN before its timer.
+    icmp('fragmentation-needed');
+    expect(conn.pathMtu).toBe(1234);
+    expect(t.take()).toEqual([]);
+    t.runFor(60_000_000);
+    expect(conn.error).toBe('ECONNREFUSED');
+  });
+
   it('a host-unreachable soft error explains a later timeout', () => {
     const t = new Harness({ maxSynRetransmits: 1 });
     const conn = t.core.connect(0, {
@@ -523,5 +599,43 @@ describe('ICMP (RFC 5927, RFC 1191)', () => {
     );
     t.runFor(10_000_000);
     expect(conn.error).toBe('EHOSTUNREACH');
+  });
+});
+
+describe('advertised window and the scale unit', () => {
+  const run = (windowRoundUp: boolean) => {
+    const t = new Harness({
+      timestamps: false,
+      windowScaling: true,
+      windowScale: 6,
+      receiveBuffer: 65700,
+      windowRoundUp,
+    });
+    const { conn, iss } = t.passiveOpen({ mss: 1460, windowScale: 0 });
+    t.take();
+    t.inject({ flags: ACK, seq: PEER_ISS + 1, ack: iss + 1, data: 90 });
+    t.runFor(1_000_000);
+    const [ack] = t.take();
+    return { t, conn, iss, ack };
+  };
+
+  it('rounds down by default, never offering more than the buffer holds', () => {
+    const { ack } = run(false);
+    expect(ack.window).toBe(Math.floor(65610 / 64));
+  });
+
+  it('rounds up to the scale unit when asked (FreeBSD tcp_output)', () => {
+    const { ack } = run(true);
+    expect(ack.window).toBe(Math.ceil(65610 / 64));
+  });
+
+  it('cuts data beyond the ring from a rounded-up window and counts it', () => {
+    const { t, conn, iss } = run(true);
+    const offered = Math.ceil(65610 / 64) * 64;
+    t.inject({ flags: ACK, seq: PEER_ISS + 91, ack: iss + 1, data: offered });
+    expect(conn.rcvNxt).toBe(PEER_ISS + 65701);
+    expect(t.core.counters.drops['receive-buffer-full']).toBe(1);
+    const out = new Uint8Array(70_000);
+    expect(t.core.recv(t.now, conn, out)).toBe(65700);
   });
 });

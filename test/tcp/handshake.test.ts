@@ -97,6 +97,28 @@ describe('active open (RFC 9293 3.5)', () => {
     expect(t.core.connectionCount).toBe(0);
   });
 
+  it('takes a per-connection establishment limit, restarted when set (TCP_KEEPINIT)', () => {
+    const t = new Harness({ connectionTimeout: 75_000_000 });
+    const events: number[] = [];
+    const conn = t.core.connect(0, {
+      remoteAddress: REMOTE,
+      remotePort: 80,
+      localAddress: LOCAL,
+      connectionTimeout: 2_000_000,
+    });
+    t.runFor(1_000_000);
+    t.core.setOption(t.now, conn, { connectionTimeout: 3_000_000 });
+    for (;;) {
+      const d = t.core.nextDeadline();
+      if (d === -1 || conn.released) break;
+      t.advance(d - t.now);
+      events.push(t.now);
+    }
+    expect(conn.error).toBe('ETIMEDOUT');
+    expect(events.at(-1)).toBe(4_000_000);
+    expect(() => t.core.setOption(t.now, conn, { connectionTimeout: 0 })).toThrow();
+  });
+
   it('RST with an acceptable ACK refuses the connection (deliver_in_7d)', () => {
     const t = new Harness();
     const conn = t.core.connect(0, { remoteAddress: REMOTE, remotePort: 80, localAddress: LOCAL });
@@ -191,10 +213,45 @@ describe('passive open', () => {
     const listener = t.listen();
     t.inject({ flags: SYN, seq: PEER_ISS, mss: 1460, data: 5 });
     const [synAck] = t.take();
-    expect(synAck.ack).toBe(PEER_ISS + 6);
+    // RFC 9293 3.10.7.2: the SYN-ACK acknowledges the SYN; the text waits for ESTABLISHED.
+    expect(synAck.ack).toBe(PEER_ISS + 1);
     t.inject({ flags: ACK | PSHFLAG, seq: PEER_ISS + 6, ack: synAck.seq + 1, data: 7 });
     const conn = t.core.accept(listener)!;
     expect(conn.readableBytes).toBe(12);
+    expect(conn.rcvNxt).toBe(PEER_ISS + 13);
+  });
+
+  it('discards data on a SYN to a listener when told to, as FreeBSD does', () => {
+    const t = new Harness({ keepSynData: false, receiveBuffer: 65536 });
+    const listener = t.listen();
+    t.inject({ flags: SYN, seq: PEER_ISS, mss: 1460, data: 5 });
+    const [synAck] = t.take();
+    expect(synAck.ack).toBe(PEER_ISS + 1);
+    expect(synAck.window).toBe(65535);
+    expect(t.core.counters.drops['syn-data-discarded']).toBe(1);
+    // The peer sends it again after the handshake.
+    t.inject({ flags: ACK | PSHFLAG, seq: PEER_ISS + 1, ack: synAck.seq + 1, data: 5 });
+    const conn = t.core.accept(listener)!;
+    expect(conn.readableBytes).toBe(5);
+  });
+
+  it('holds data on a SYN in simultaneous open until ESTABLISHED (RFC 9293 3.10.7.3)', () => {
+    const t = new Harness({ timestamps: false });
+    const conn = t.core.connect(0, {
+      remoteAddress: REMOTE,
+      remotePort: REMOTE_PORT,
+      localAddress: LOCAL,
+      localPort: LOCAL_PORT,
+    });
+    const [syn] = t.take();
+    t.inject({ flags: SYN, seq: PEER_ISS, mss: 1460, data: 3 });
+    const [synAck] = t.take();
+    expect(synAck.flags).toBe(SYN | ACK);
+    expect(synAck.ack).toBe(PEER_ISS + 1);
+    expect(conn.readableBytes).toBe(0);
+    t.inject({ flags: ACK, seq: PEER_ISS + 4, ack: syn.seq + 1 });
+    expect(conn.readableBytes).toBe(3);
+    expect(conn.rcvNxt).toBe(PEER_ISS + 4);
   });
 
   it('retransmits the SYN-ACK on a duplicate SYN', () => {
@@ -237,6 +294,17 @@ describe('passive open', () => {
     expect(rst.seq).toBe(12345);
     t.inject({ flags: RST, seq: 1 });
     expect(t.take()).toEqual([]);
+  });
+
+  it('answers a SYN-ACK with data to a listener with RST, opening nothing (RFC 9293 3.10.7.2)', () => {
+    const t = new Harness();
+    const listener = t.listen();
+    t.inject({ flags: SYN | ACK, seq: PEER_ISS, ack: 34, data: 3 });
+    const [rst] = t.take();
+    expect(rst.flags).toBe(RST);
+    expect(rst.seq).toBe(34);
+    expect(listener.halfOpen).toBe(0);
+    expect(t.core.connectionCount).toBe(0);
   });
 
   it('RST in SYN_RECEIVED drops the embryonic connection (deliver_in_7a)', () => {
@@ -415,3 +483,69 @@ describe('half close', () => {
 });
 
 const PSHFLAG = 0x08;
+
+describe('SYN with FIN', () => {
+  it('is dropped unanswered in every state when dropSynFin is on (FreeBSD drop_synfin)', () => {
+    const t = new Harness({ dropSynFin: true, timestamps: false });
+    const { conn } = t.passiveOpen({ mss: 1460 });
+    t.take();
+    t.inject({ flags: SYN | FIN, seq: PEER_ISS + 5000, mss: 1460, srcPort: 4000 });
+    expect(t.take()).toEqual([]);
+    expect(t.core.connectionCount).toBe(1);
+    t.take();
+    t.inject({ flags: SYN | FIN, seq: conn.rcvNxt + 10 });
+    expect(t.take()).toEqual([]);
+    expect(conn.released).toBe(false);
+    expect(t.core.counters.drops['syn-fin']).toBe(2);
+  });
+
+  it('opens with the FIN ignored when dropSynFin is off (RFC 9293 3.10.7.2)', () => {
+    const t = new Harness({ timestamps: false });
+    t.listen();
+    t.inject({ flags: SYN | FIN, seq: PEER_ISS, mss: 1460 });
+    const [synAck] = t.take();
+    expect(synAck.flags).toBe(SYN | ACK);
+    expect(synAck.ack).toBe(PEER_ISS + 1);
+  });
+});
+
+describe('SYN retransmission without options', () => {
+  for (const drop of [false, true]) {
+    it(`sends the fourth SYN ${drop ? 'with the MSS alone' : 'unchanged'} (rexmitDropsOptions ${drop})`, () => {
+      const t = new Harness({ rexmitDropsOptions: drop, timestamps: true, sack: true });
+      const conn = t.core.connect(0, {
+        remoteAddress: REMOTE,
+        remotePort: REMOTE_PORT,
+        localAddress: LOCAL,
+        localPort: LOCAL_PORT,
+      });
+      const syns = [...t.take()];
+      while (syns.length < 5) {
+        t.advance(t.core.nextDeadline() - t.now);
+        syns.push(...t.take());
+      }
+      for (const [i, syn] of syns.entries()) {
+        const bare = drop && i >= 3;
+        expect(syn.flags).toBe(SYN);
+        expect(syn.mss).toBeGreaterThan(0);
+        expect(syn.windowScale >= 0).toBe(!bare);
+        expect(syn.sackPermitted).toBe(!bare);
+        expect(syn.timestamp).toBe(!bare);
+      }
+      // Options the peer names in its SYN-ACK are not used unless we offered them.
+      t.inject({
+        flags: SYN | ACK,
+        seq: PEER_ISS,
+        ack: syns[0].seq + 1,
+        mss: 1460,
+        windowScale: 7,
+        sackPermitted: true,
+        ts: [500, syns[4].tsVal],
+      });
+      expect(conn.state).toBe(ESTABLISHED);
+      expect(conn.wscaleOk).toBe(!drop);
+      expect(conn.sackOk).toBe(!drop);
+      expect(conn.tsOk).toBe(!drop);
+    });
+  }
+});

@@ -267,3 +267,111 @@ describe('segment matrix: state × segment', () => {
     }
   }
 });
+
+describe('SYN in a synchronised state (RFC 9293 3.10.7.4 fourth, RFC 5961 4.2)', () => {
+  const withParams = (params: object, state: 'FIN_WAIT_1' | 'CLOSING' | 'LAST_ACK'): Setup => {
+    const t = new Harness({ timestamps: false, ...params });
+    const { conn } = t.passiveOpen({ mss: 1460 });
+    t.take();
+    const s = { t, conn };
+    if (state === 'LAST_ACK') peerFin(s);
+    if (state === 'LAST_ACK') t.core.close(t.now, conn);
+    else t.core.shutdown(t.now, conn, 'write');
+    t.take();
+    if (state === 'CLOSING') peerFin(s);
+    expect(stateName(conn.state)).toBe(state);
+    return s;
+  };
+
+  for (const state of ['FIN_WAIT_1', 'CLOSING', 'LAST_ACK'] as const) {
+    for (const [name, seqOf] of [
+      ['outside the window', (c: TcpConnection) => c.rcvNxt + 1_000_000],
+      ['at the initial sequence number', (c: TcpConnection) => c.rcvNxt - 1],
+    ] as const) {
+      it(`${state}: a SYN ${name} draws a bare ACK at SND.NXT, not the FIN again`, () => {
+        const { t, conn } = withParams({ synChallengeAcks: false }, state);
+        t.inject({ flags: SYN, seq: seqOf(conn) >>> 0 });
+        const sent = t.take();
+        expect(sent).toHaveLength(1);
+        expect(sent[0].flags).toBe(ACK);
+        expect(sent[0].seq).toBe(conn.sndMax);
+        expect(sent[0].ack).toBe(conn.rcvNxt);
+        expect(stateName(conn.state)).toBe(state);
+      });
+    }
+  }
+
+  it('takes the RST and SYN switches apart (FreeBSD insecure_rst, insecure_syn)', () => {
+    const rstOnly = withParams({ rstChallengeAcks: false, synChallengeAcks: true }, 'FIN_WAIT_1');
+    rstOnly.t.inject({ flags: SYN, seq: rstOnly.conn.rcvNxt + 10 });
+    expect(classify(rstOnly.t.take())).toBe('ack');
+    expect(rstOnly.conn.released).toBe(false);
+    rstOnly.t.inject({ flags: RST, seq: rstOnly.conn.rcvNxt + 10 });
+    expect(rstOnly.conn.released).toBe(true);
+
+    const synOnly = withParams({ rstChallengeAcks: true, synChallengeAcks: false }, 'FIN_WAIT_1');
+    synOnly.t.inject({ flags: RST, seq: synOnly.conn.rcvNxt + 10 });
+    expect(classify(synOnly.t.take())).toBe('ack');
+    expect(synOnly.conn.released).toBe(false);
+    synOnly.t.inject({ flags: SYN, seq: synOnly.conn.rcvNxt + 10 });
+    expect(classify(synOnly.t.take())).toBe('rst');
+    expect(synOnly.conn.released).toBe(true);
+  });
+});
+
+describe('SYN in TIME_WAIT that does not reopen the connection', () => {
+  const timeWait = (params: object): Setup => {
+    const t = new Harness({ timestamps: false, ...params });
+    const { conn } = t.passiveOpen({ mss: 1460 });
+    t.take();
+    const s = { t, conn };
+    t.core.shutdown(t.now, conn, 'write');
+    t.take();
+    t.inject({ flags: ACK, seq: conn.rcvNxt, ack: conn.sndMax });
+    peerFin(s);
+    expect(stateName(conn.state)).toBe('TIME_WAIT');
+    return s;
+  };
+
+  for (const offset of [0, -1]) {
+    it(`at RCV.NXT${offset ? ' - 1' : ''}: challenge ACK by RFC 5961 4.2`, () => {
+      const { t, conn } = timeWait({});
+      t.inject({ flags: SYN, seq: (conn.rcvNxt + offset) >>> 0 });
+      const sent = t.take();
+      expect(classify(sent)).toBe('ack');
+      expect(sent[0].seq).toBe(conn.sndMax);
+    });
+
+    it(`at RCV.NXT${offset ? ' - 1' : ''}: dropped unanswered as FreeBSD tcp_twcheck does`, () => {
+      const { t, conn } = timeWait({ timeWaitAnswersSyn: false });
+      t.inject({ flags: SYN, seq: (conn.rcvNxt + offset) >>> 0 });
+      expect(t.take()).toEqual([]);
+      expect(stateName(conn.state)).toBe('TIME_WAIT');
+      // A segment with an ACK is still answered.
+      t.inject({ flags: ACK, seq: (conn.rcvNxt - 1) >>> 0, ack: conn.sndMax });
+      expect(classify(t.take())).toBe('ack');
+    });
+  }
+});
+
+describe('RST in SYN_RECEIVED from a listener (RFC 9293 3.10.7.4 first, RFC 5961 3.2)', () => {
+  for (const rstChallengeAcks of [false, true]) {
+    it(`checks against the SYN-ACK's window only (rstChallengeAcks ${rstChallengeAcks})`, () => {
+      const t = new Harness({ timestamps: false, receiveBuffer: 65536, rstChallengeAcks });
+      t.listen();
+      t.inject({ flags: SYN, seq: PEER_ISS, mss: 1460 });
+      const [synAck] = t.take();
+      expect(synAck.window).toBe(65535);
+      const conn = [...t.core.connections][0];
+      // One past the offered window, though the buffer has room for it: ignored.
+      t.inject({ flags: RST, seq: PEER_ISS + 1 + 65535 });
+      expect(t.take()).toEqual([]);
+      expect(conn.released).toBe(false);
+      expect(stateName(conn.state)).toBe('SYN_RECEIVED');
+      // The last byte of the offered window is in it.
+      t.inject({ flags: RST, seq: PEER_ISS + 65535 });
+      if (rstChallengeAcks) expect(classify(t.take())).toBe('ack');
+      expect(conn.released).toBe(!rstChallengeAcks);
+    });
+  }
+});

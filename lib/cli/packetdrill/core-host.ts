@@ -406,7 +406,6 @@ class CoreHost implements TcpHost {
         return ERR('ENOPROTOOPT');
     }
     if (r.conn) {
-      if (o.connectionTimeout !== undefined) return ERR('EINVAL');
       try {
         this.core.setOption(this.now, r.conn, o);
       } catch (e) {

@@ -46,13 +46,9 @@ const freebsd: Partial<TcpParams> = {
   // net.inet.tcp.ecn.enable=2: ECN only when the peer asks for it.
   ecn: 'passive',
   // net.inet.tcp.insecure_rst=0, insecure_syn=0: RFC 5961 challenge ACKs.
-  challengeAcks: true,
+  rstChallengeAcks: true,
+  synChallengeAcks: true,
 };
-
-// Limitation: some FreeBSD behaviours the suite relies on have no core parameter yet, so the
-// profile cannot ask for them: the advertised window rounded up to the window-scale unit
-// (tcp_output) and separate switches for insecure_rst and insecure_syn. Fixing it needs those
-// parameters in the core's TcpParams.
 
 export function profile(name: ProfileName): Profile {
   if (name === 'freebsd') {
@@ -136,22 +132,31 @@ const SYSCTLS = new Map<string, SysctlRule>([
     'net.inet.tcp.keepintvl',
     { stock: '75000', apply: (v, p) => v > 0 && ((p.keepInterval = v * ms), true) },
   ],
-  // Limitation: insecure_rst and insecure_syn share the core's one challengeAcks switch, so a
-  // script setting them to different values runs with the last one written; fixing it needs
-  // separate RST and SYN switches in the core.
   [
     'net.inet.tcp.insecure_rst',
-    { stock: '0', apply: (v, p) => ((p.challengeAcks = v === 0), true) },
+    { stock: '0', apply: (v, p) => ((p.rstChallengeAcks = v === 0), true) },
   ],
   [
     'net.inet.tcp.insecure_syn',
-    { stock: '0', apply: (v, p) => ((p.challengeAcks = v === 0), true) },
+    { stock: '0', apply: (v, p) => ((p.synChallengeAcks = v === 0), true) },
+  ],
+  [
+    'net.inet.tcp.drop_synfin',
+    { stock: '0', apply: (v, p) => (v === 0 || v === 1) && ((p.dropSynFin = v === 1), true) },
+  ],
+  [
+    'net.inet.tcp.icmp_may_rst',
+    { stock: '1', apply: (v, p) => (v === 0 || v === 1) && ((p.icmpMayReset = v === 1), true) },
+  ],
+  [
+    'net.inet.tcp.rexmit_drop_options',
+    {
+      stock: '0',
+      apply: (v, p) => (v === 0 || v === 1) && ((p.rexmitDropsOptions = v === 1), true),
+    },
   ],
   // Settings the core has no knob for; their stock value is what the core does anyway.
   ['net.inet.tcp.blackhole', { stock: '0' }],
-  ['net.inet.tcp.rexmit_drop_options', { stock: '0' }],
-  ['net.inet.tcp.drop_synfin', { stock: '0' }],
-  ['net.inet.tcp.icmp_may_rst', { stock: '1' }],
   ['net.inet.tcp.ecn.maxretries', { stock: '1' }],
   ['net.inet.tcp.syncookies', { stock: '1' }],
   ['net.inet.tcp.syncookies_only', { stock: '0' }],
