@@ -26,6 +26,8 @@ export interface ServerHost {
     backlog: number,
     accept: (connection: TcpConnection) => void,
   ): TcpListener;
+  /** Hears of every accepted socket, so the stack counts and closes it with its own. */
+  adopt(socket: Socket): void;
 }
 
 export class Server extends EventEmitter {
@@ -144,6 +146,7 @@ export class Server extends EventEmitter {
     if (this.options.noDelay) socket.setNoDelay(true);
     if (this.options.pauseOnConnect) socket.pause();
     this.sockets.add(socket);
+    this.host.adopt(socket);
     socket.once('close', () => {
       this.sockets.delete(socket);
       this.maybeClosed();

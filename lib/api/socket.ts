@@ -173,6 +173,13 @@ export class Socket extends Duplex {
 
   /** Emits 'timeout' after `ms` of no activity either way; 0 turns it off. */
   setTimeout(ms: number, callback?: () => void): this {
+    // node:net validates the delay the same way, before touching any timer.
+    if (typeof ms !== 'number') {
+      throw socketError('ERR_INVALID_ARG_TYPE', 'setTimeout', 'msecs must be a number');
+    }
+    if (Number.isNaN(ms)) {
+      throw socketError('ERR_OUT_OF_RANGE', 'setTimeout', 'msecs must be a number, got NaN');
+    }
     this.idleTimeout = Math.max(0, Math.floor(ms)) * 1000;
     if (callback !== undefined) {
       if (this.idleTimeout === 0) this.removeListener('timeout', callback);
@@ -254,6 +261,15 @@ export class Socket extends Duplex {
 
   override _destroy(error: Error | null, callback: (e: Error | null) => void): void {
     this.idleTimer?.cancel();
+    const pending = this.pendingWrite;
+    if (pending !== undefined) {
+      // node:net fails the write in progress with the error that ended the socket; the
+      // stream fails the writes queued behind it (ERR_STREAM_DESTROYED).
+      this.pendingWrite = undefined;
+      pending.callback(
+        error ?? socketError('ERR_STREAM_DESTROYED', 'write', 'socket destroyed before the write'),
+      );
+    }
     const connection = this.connection;
     if (connection !== undefined && connection.state !== 'CLOSED') {
       // node:net destroy() closes the descriptor: FIN, or RST with unread bytes (the core

@@ -116,6 +116,7 @@ export class UtcpStack {
         clock: this.clock,
         address: this.stack.address,
         listen: (address, port, backlog, accept) => tcp.listen(address, port, backlog, accept),
+        adopt: (socket) => this.track(socket),
       },
       options ?? {},
       onConnection,
@@ -125,15 +126,27 @@ export class UtcpStack {
     return server;
   }
 
+  /** Counts an open socket, connected or accepted, until it closes. */
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
   /** Opens a connection; errors (ECONNREFUSED, ETIMEDOUT, ...) come as 'error' events. */
   connect(options: ConnectOptions, onConnect?: () => void): Socket {
     const socket = new Socket(this.clock, { allowHalfOpen: options.allowHalfOpen });
     if (onConnect !== undefined) socket.once('connect', onConnect);
     if (options.noDelay) socket.setNoDelay(true);
     if (options.timeout !== undefined) socket.setTimeout(options.timeout);
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    this.track(socket);
     const host = options.host ?? '127.0.0.1';
+    const badPort = [options.port, options.localPort ?? 0].find((port) => !validPort(port));
+    if (badPort !== undefined || options.port === 0) {
+      // node:net refuses these with ERR_SOCKET_BAD_PORT before any packet is sent.
+      const detail = `port must be an integer in 0..65535, got ${String(badPort ?? 0)}`;
+      process.nextTick(() => socket.destroy(socketError('ERR_SOCKET_BAD_PORT', 'connect', detail)));
+      return socket;
+    }
     const start = (address: string): void => {
       if (socket.destroyed) return;
       const remote = parseIPv4(address);
@@ -181,10 +194,24 @@ export class UtcpStack {
     if (destination === undefined) {
       return Promise.reject(socketError('EINVAL', 'ping', 'not an IPv4 address', host));
     }
+    const size = options.size ?? 56;
+    if (!Number.isInteger(size) || size < 0) {
+      const detail = `size must be a non-negative integer, got ${String(size)}`;
+      return Promise.reject(socketError('ERR_OUT_OF_RANGE', 'ping', detail, host));
+    }
+    // RFC 791: the echo data plus 8 bytes of ICMP header must fit a 65535-byte datagram.
+    if (size > 65535 - 20 - 8) {
+      return Promise.reject(socketError('EMSGSIZE', 'ping', `size ${size}`, host));
+    }
+    const timeout = options.timeout ?? 1000;
+    if (typeof timeout !== 'number' || !(timeout >= 0) || timeout === Infinity) {
+      const detail = `timeout must be a finite number of ms, got ${String(timeout)}`;
+      return Promise.reject(socketError('ERR_OUT_OF_RANGE', 'ping', detail, host));
+    }
     const id = this.pingId;
     this.pingSequence = (this.pingSequence + 1) & 0xffff;
     const sequence = this.pingSequence;
-    const data = new Uint8Array(options.size ?? 56);
+    const data = new Uint8Array(size);
     for (let i = 0; i < data.length; i++) data[i] = i & 255;
     const started = this.clock.now();
     return new Promise((resolve, reject) => {
@@ -200,7 +227,7 @@ export class UtcpStack {
         resolve(this.clock.now() - started);
         return true;
       });
-      timer.start(started + (options.timeout ?? 1000) * 1000);
+      timer.start(started + timeout * 1000);
       const error = this.stack.icmp.sendEcho(destination, id, sequence, data);
       if (error !== undefined) {
         timer.cancel();
@@ -252,7 +279,8 @@ export class UtcpStack {
   /** Closes servers, resets remaining connections, stops the stack and closes its link. */
   async close(): Promise<void> {
     for (const server of [...this.servers]) server.close();
-    for (const socket of [...this.sockets]) socket.destroy();
+    // The peer hears of each connection's end at once (RST) rather than waiting it out.
+    for (const socket of [...this.sockets]) socket.resetAndDestroy();
     const now = this.clock.now();
     for (const conn of [...this.tcp.core.connections]) this.tcp.core.abort(now, conn);
     this.stack.flush();
@@ -290,4 +318,8 @@ function prefixed(prefix: string, record: Record<string, number>): Record<string
 
 export function createStack(options: CreateStackOptions): UtcpStack {
   return new UtcpStack(options);
+}
+
+function validPort(port: unknown): boolean {
+  return typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535;
 }

@@ -314,15 +314,16 @@ export class MemoryLink implements Link {
     };
   }
 
-  /** Frames this link had on the wire are lost; frames sent to it later are dropped. */
+  /**
+   * Frames already submitted stay on the wire and reach the peer, as on a cable unplugged
+   * after they left (a stack's last RSTs among them); frames waiting to be read here and
+   * frames sent to this link later are dropped.
+   */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     this.#readable = null;
-    this.#deliveryTimer.cancel();
     this.#wakeTimer.cancel();
-    for (let i = 0; i < this.#wireCount; i++) this.#drop('link-closed');
-    this.#wireCount = 0;
     for (let i = 0; i < this.#rxReadyCount; i++) this.#drop('link-closed');
     this.#rxReadyCount = 0;
     return Promise.resolve();

@@ -18,10 +18,8 @@ export const IPV4_HEADER = 20;
 export const PROTOCOL_ICMP = 1;
 export const PROTOCOL_TCP = 6;
 export const PROTOCOL_UDP = 17;
-/** Flags and fragment offset word: don't fragment, more fragments, offset mask. */
-export const IP_DF = 0x4000;
-export const IP_MF = 0x2000;
-export const IP_OFFSET_MASK = 0x1fff;
+/** RFC 791 3.1: the don't-fragment bit of the flags and fragment offset word. */
+const IP_DF = 0x4000;
 
 export const ICMP_HEADER = 8;
 export const ICMP_ECHO_REPLY = 0;

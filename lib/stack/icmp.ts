@@ -4,7 +4,7 @@
  * arrive about our own datagrams, handed to the transport they quote (RFC 5927).
  */
 import { checksum } from '../wire/checksum.js';
-import { readIPv4 } from './address.js';
+import { parseQuotedIpv4, Ipv4Header } from '../wire/ipv4.js';
 import {
   ICMP_CODE_FRAGMENTATION_NEEDED,
   ICMP_DEST_UNREACHABLE,
@@ -12,7 +12,6 @@ import {
   ICMP_ECHO_REQUEST,
   ICMP_HEADER,
   ICMP_TIME_EXCEEDED,
-  IPV4_HEADER,
   PROTOCOL_ICMP,
   readUint16,
   writeUint16,
@@ -24,6 +23,8 @@ export class Icmp {
   onEchoReply:
     ((source: number, id: number, sequence: number, data: Uint8Array) => void) | undefined;
   private tokens: number;
+  /** Reused for every quoted header: parsing allocates nothing. */
+  private readonly quotedHeader = new Ipv4Header();
   private refilledAt: number;
 
   constructor(
@@ -84,13 +85,21 @@ export class Icmp {
   ): void {
     const quoted = offset + ICMP_HEADER;
     const quotedLength = length - ICMP_HEADER;
-    const headerLength = (buf[quoted] & 0x0f) * 4;
-    if (quotedLength < IPV4_HEADER || buf[quoted] >>> 4 !== 4 || quotedLength < headerLength + 8) {
-      this.stack.counters.drop('icmp-error-truncated-quote');
+    const header = this.quotedHeader;
+    const reason = parseQuotedIpv4(buf, quoted, quotedLength, header);
+    if (reason !== undefined) {
+      // RFC 791 3.1: IHL is at least 5 words; below that the quote is no header of ours.
+      const ihl = buf[quoted] & 0x0f;
+      if (reason === 'ipv4-bad-header-length' && ihl < 5) {
+        this.stack.counters.drop('icmp-error-bad-quoted-header', `IHL ${ihl}`);
+      } else {
+        this.stack.counters.drop('icmp-error-truncated-quote', reason);
+      }
       return;
     }
-    const quotedSource = readIPv4(buf, quoted + 12);
-    const quotedDestination = readIPv4(buf, quoted + 16);
+    const headerLength = header.headerLength;
+    const quotedSource = header.src;
+    const quotedDestination = header.dst;
     if (quotedSource !== this.stack.address) {
       this.stack.counters.drop('icmp-error-not-ours');
       return;
@@ -101,7 +110,7 @@ export class Icmp {
       mtu = readUint16(buf, offset + 6);
       mtu = this.stack.learnPathMtu(quotedDestination, mtu, now);
     }
-    const transport = this.stack.transport(buf[quoted + 9]);
+    const transport = this.stack.transport(header.protocol);
     if (transport === undefined) {
       this.stack.counters.drop('icmp-error-unknown-protocol');
       return;

@@ -40,9 +40,14 @@ export class Reassembler {
   private readonly datagrams = new Map<string, Datagram>();
   private held = 0;
 
+  /**
+   * `drop` hears every fragment or datagram let go of; `failed` every datagram the algorithm
+   * gave up on (RFC 4293 ipSystemStatsReasmFails: timed out, malformed, overlapping, no room).
+   */
   constructor(
     options: ReassemblyOptions,
     private readonly drop: (reason: string) => void,
+    private readonly failed: () => void = () => {},
   ) {
     const defined = Object.entries(options).filter(([, v]) => v !== undefined);
     this.options = { ...REASSEMBLY_DEFAULTS, ...Object.fromEntries(defined) };
@@ -72,6 +77,7 @@ export class Reassembler {
     let datagram = this.datagrams.get(key);
     if (datagram === undefined) {
       if (this.datagrams.size >= this.options.maxDatagrams) {
+        this.failed();
         this.drop('ip-reassembly-too-many');
         return undefined;
       }
@@ -143,10 +149,12 @@ export class Reassembler {
   }
 
   clear(): void {
-    for (const key of [...this.datagrams.keys()]) this.discard(key, 'stack-closed');
+    // Closing the stack is no failure of the algorithm: ipReasmFails stays as it is.
+    for (const key of [...this.datagrams.keys()]) this.discard(key, 'stack-closed', false);
   }
 
-  private discard(key: string, reason: string): void {
+  private discard(key: string, reason: string, failure = true): void {
+    if (failure) this.failed();
     const datagram = this.datagrams.get(key);
     if (datagram !== undefined) {
       this.held -= datagram.heldBytes;

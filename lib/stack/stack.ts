@@ -6,7 +6,7 @@
  */
 import { RX_FLAG_CHECKSUM_VERIFIED, DESCRIPTOR_WORDS, type Link } from '../link/types.js';
 import type { Clock, ClockTimer } from '../link/clock.js';
-import { checksum } from '../wire/checksum.js';
+import { Ipv4Header, parseIpv4, type Ipv4DropReason } from '../wire/ipv4.js';
 import { formatIPv4, formatMac, parseIPv4, prefixMask, readIPv4 } from './address.js';
 import { ArpCache, type ArpOptions } from './arp-cache.js';
 import { StackCounters, debug } from './counters.js';
@@ -20,8 +20,6 @@ import {
   ETHERTYPE_IPV4,
   ICMP_CODE_PORT_UNREACHABLE,
   ICMP_CODE_PROTOCOL_UNREACHABLE,
-  IP_MF,
-  IP_OFFSET_MASK,
   IPV4_HEADER,
   PROTOCOL_ICMP,
   PROTOCOL_UDP,
@@ -33,6 +31,15 @@ import {
 import { Icmp } from './icmp.js';
 import { Reassembler, type ReassemblyOptions } from './reassembly.js';
 import { TxBatch } from './tx-batch.js';
+
+/** The stack's own names for the header errors lib/wire reports (RFC 4293 ipInHdrErrors). */
+const IPV4_REASONS: Record<Ipv4DropReason, string> = {
+  'ipv4-truncated': 'ip-truncated',
+  'ipv4-bad-version': 'ip-bad-header',
+  'ipv4-bad-header-length': 'ip-bad-header',
+  'ipv4-bad-total-length': 'ip-bad-total-length',
+  'ipv4-bad-checksum': 'ip-bad-checksum',
+};
 
 /** A protocol above IPv4 (TCP): the stack hands it datagrams and ICMP errors about it. */
 export interface Transport {
@@ -60,6 +67,11 @@ export interface Transport {
     quoted: Uint8Array,
     now: number,
   ): void;
+  /**
+   * Asked of each of its datagrams ARP held, once the address resolves: true when whatever
+   * sent it has gone since (a SYN whose socket was destroyed), so it is dropped unsent.
+   */
+  heldDatagramStale?(packet: Uint8Array): boolean;
   /** Told when ARP gave up on `address`: connections to it fail with EHOSTUNREACH. */
   unreachable(address: number, now: number): void;
   /** The burst is over: send what was held back to coalesce. */
@@ -119,6 +131,8 @@ export class Stack {
   private readonly pathMtus = new Map<number, { mtu: number; expiresAt: number }>();
   private readonly pathMtuLifetime: number;
   private readonly burstSize: number;
+  /** Reused for every datagram: parsing allocates nothing. */
+  private readonly ipv4Header = new Ipv4Header();
   private readonly wake: ClockTimer;
   private readonly continueReceive: ClockTimer;
   private readonly scratch = new Uint8Array(65536);
@@ -155,7 +169,11 @@ export class Stack {
     this.burstSize = Math.min(options.burstSize ?? this.link.burstSize, this.link.burstSize);
     const drop = (reason: string): void => this.counters.drop(reason);
     this.arp = new ArpCache(options.arp ?? {}, drop);
-    this.reassembler = new Reassembler(options.reassembly ?? {}, drop);
+    this.reassembler = new Reassembler(
+      options.reassembly ?? {},
+      drop,
+      () => this.counters.ipReasmFails++,
+    );
     this.tx = new TxBatch(this.link, this.counters);
     this.wake = this.clock.timer(() => this.onWake());
     this.continueReceive = this.clock.timer(() => this.receive());
@@ -398,13 +416,17 @@ export class Stack {
     for (const [destination, entry] of this.pathMtus) {
       if (entry.expiresAt <= now) this.pathMtus.delete(destination);
     }
-    for (const transport of this.transports.values()) {
-      transport.expire(now);
-      transport.endBurst(now);
+    try {
+      for (const transport of this.transports.values()) {
+        transport.expire(now);
+        transport.endBurst(now);
+      }
+    } finally {
+      // A user callback that threw from a timer still leaves the stack ready for the next one.
+      this.burst = false;
+      this.tx.flush();
+      this.armWake();
     }
-    this.burst = false;
-    this.tx.flush();
-    this.armWake();
   }
 
   /**
@@ -426,15 +448,33 @@ export class Stack {
       const now = this.clock.now();
       this.burst = true;
       const descriptors = this.link.rxDescriptors;
+      // A handler that throws (a user's 'data' listener, say) must not cost the rest of the
+      // burst nor leave the stack mid-burst: every frame is handled, the burst ends as usual,
+      // and the first exception is thrown afterwards, uncaught as it would be in node:net.
+      let failure: { error: unknown } | undefined;
       for (let i = 0; i < count; i++) {
         const base = i * DESCRIPTOR_WORDS;
-        this.frameIn(descriptors[base], descriptors[base + 1], descriptors[base + 2], now);
+        try {
+          this.frameIn(descriptors[base], descriptors[base + 1], descriptors[base + 2], now);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
-      for (const transport of this.transports.values()) transport.endBurst(now);
-      this.burst = false;
-      this.link.rxRelease();
-      this.tx.flush();
-      this.armWake();
+      try {
+        for (const transport of this.transports.values()) transport.endBurst(now);
+      } catch (error) {
+        failure ??= { error };
+      } finally {
+        this.burst = false;
+        this.link.rxRelease();
+        this.tx.flush();
+        this.armWake();
+      }
+      if (failure !== undefined) {
+        // The frames still waiting on the link are read on the next turn, as after a budget.
+        if (!this.closed) this.continueReceive.start(this.clock.now());
+        throw failure.error;
+      }
       if (this.closed) return;
     }
     this.continueReceive.start(this.clock.now());
@@ -509,7 +549,14 @@ export class Stack {
     if (senderAddress !== 0 && this.onLink(senderAddress)) {
       const ready = this.arp.learn(senderAddress, senderMac, now, forUs);
       const mac = Uint8Array.from(senderMac);
-      for (const packet of ready) this.sendHeld(mac, packet);
+      for (const packet of ready) {
+        if (this.transports.get(packet[9])?.heldDatagramStale?.(packet) === true) {
+          this.counters.ipOutDiscards++;
+          this.counters.drop('arp-pending-sender-gone', formatIPv4(senderAddress));
+          continue;
+        }
+        this.sendHeld(mac, packet);
+      }
     }
     if (!forUs) {
       if (operation === ARP_REQUEST) this.counters.drop('arp-not-for-us');
@@ -590,27 +637,16 @@ export class Stack {
     now: number,
   ): void {
     this.counters.ipInReceives++;
-    if (length < IPV4_HEADER) {
-      this.ipHeaderError('ip-truncated');
+    const header = this.ipv4Header;
+    const reason = parseIpv4(buf, offset, length, header, !verified);
+    if (reason !== undefined) {
+      this.counters.ipInHdrErrors++;
+      this.counters.drop(IPV4_REASONS[reason]);
       return;
     }
-    const versionAndLength = buf[offset];
-    const headerLength = (versionAndLength & 0x0f) * 4;
-    if (versionAndLength >>> 4 !== 4 || headerLength < IPV4_HEADER || headerLength > length) {
-      this.ipHeaderError('ip-bad-header');
-      return;
-    }
-    const totalLength = readUint16(buf, offset + 2);
-    if (totalLength < headerLength || totalLength > length) {
-      this.ipHeaderError('ip-bad-total-length');
-      return;
-    }
-    if (!verified && checksum(buf, offset, headerLength) !== 0) {
-      this.ipHeaderError('ip-bad-checksum');
-      return;
-    }
-    const source = readIPv4(buf, offset + 12);
-    const destination = readIPv4(buf, offset + 16);
+    const totalLength = header.totalLength;
+    const source = header.src;
+    const destination = header.dst;
     if (destination !== this.address) {
       this.counters.ipInAddrErrors++;
       this.counters.drop('ip-not-for-us', formatIPv4(destination));
@@ -622,20 +658,19 @@ export class Stack {
       return;
     }
 
-    const protocol = buf[offset + 9];
-    const fragment = readUint16(buf, offset + 6);
-    let payload = offset + headerLength;
-    let payloadLength = totalLength - headerLength;
+    const protocol = header.protocol;
+    let payload = header.payloadOffset;
+    let payloadLength = header.payloadLength;
     let data = buf;
-    if ((fragment & (IP_MF | IP_OFFSET_MASK)) !== 0) {
+    if (header.fragment) {
       this.counters.ipReasmReqds++;
       const whole = this.reassembler.add(
         source,
         destination,
         protocol,
-        readUint16(buf, offset + 4),
-        (fragment & IP_OFFSET_MASK) * 8,
-        (fragment & IP_MF) !== 0,
+        header.identification,
+        header.fragmentOffset,
+        header.moreFragments,
         buf.subarray(payload, payload + payloadLength),
         now,
       );
@@ -667,13 +702,9 @@ export class Stack {
     this.counters.drop(protocol === PROTOCOL_UDP ? 'udp-no-listener' : 'ip-unknown-protocol');
     const code =
       protocol === PROTOCOL_UDP ? ICMP_CODE_PORT_UNREACHABLE : ICMP_CODE_PROTOCOL_UNREACHABLE;
-    if ((fragment & IP_OFFSET_MASK) === 0)
+    if (header.fragmentOffset === 0) {
       this.icmp.sendUnreachable(code, source, buf, offset, totalLength);
-  }
-
-  private ipHeaderError(reason: string): void {
-    this.counters.ipInHdrErrors++;
-    this.counters.drop(reason);
+    }
   }
 
   /** RFC 1122 3.2.1.3: sources we must never answer (broadcast, multicast, loopback, zero). */

@@ -24,10 +24,12 @@ import type {
 import type { IcmpErrorKind } from '../tcp/input.js';
 import type { TcpParams } from '../tcp/params.js';
 import { stateName, SYN_SENT } from '../tcp/states.js';
+import { read16 } from '../wire/bytes.js';
 import { ipv4PseudoHeaderSum } from '../wire/checksum.js';
 import {
   ACK,
   ECE,
+  SYN,
   TcpHeader,
   fillTcpChecksum,
   parseTcp,
@@ -35,7 +37,7 @@ import {
   tcpHeaderLength,
   writeTcp,
 } from '../wire/tcp.js';
-import { formatIPv4 } from './address.js';
+import { formatIPv4, readIPv4 } from './address.js';
 import { ICMP_CODE_FRAGMENTATION_NEEDED, ICMP_DEST_UNREACHABLE, PROTOCOL_TCP } from './headers.js';
 import type { Stack, Transport } from './stack.js';
 import { TimerWheel } from './timer-wheel.js';
@@ -135,6 +137,21 @@ export class StackTcp implements Transport, TcpHost {
       return;
     }
     this.core.icmpError(now, kind, source, localPort, destination, remotePort, seq, mtu);
+  }
+
+  /** A SYN that waited for ARP is stale once its connection left SYN_SENT (destroyed). */
+  heldDatagramStale(packet: Uint8Array): boolean {
+    const headerLength = (packet[0] & 0x0f) * 4;
+    if (packet.length < headerLength + 20) return false;
+    const flags = packet[headerLength + 13];
+    if ((flags & (SYN | ACK)) !== SYN) return false;
+    const conn = this.core.findConnection(
+      readIPv4(packet, 12),
+      read16(packet, headerLength),
+      readIPv4(packet, 16),
+      read16(packet, headerLength + 2),
+    );
+    return conn === null || conn.state !== SYN_SENT;
   }
 
   /** ARP gave up on `address`: opens towards it fail with EHOSTUNREACH (as Linux does). */

@@ -32,7 +32,7 @@ import { TcpConnection, TcpListener, NO_TIMER } from './connection.js';
 import { TcpCounters, type DropReason } from './counters.js';
 import { TcpError } from './errors.js';
 import { EphemeralPorts, initialSequenceNumber, timestampOffset } from './identifiers.js';
-import { resolveParams, type TcpParams } from './params.js';
+import { outOfRange, resolveParams, type TcpParams } from './params.js';
 import {
   CLOSED,
   CLOSE_WAIT,
@@ -198,7 +198,7 @@ export class TcpCore implements CoreContext {
 
   constructor(host: TcpHost, options: CoreOptions) {
     if (!(options.secret instanceof Uint8Array) || options.secret.length < 16) {
-      throw new RangeError('TcpCore needs a secret of at least 16 bytes (RFC 6528 3)');
+      throw outOfRange('TcpCore needs a secret of at least 16 bytes (RFC 6528 3)');
     }
     this.host = host;
     this.secret = options.secret;
@@ -335,6 +335,9 @@ export class TcpCore implements CoreContext {
       throw new TcpError('EINVAL', 'connect', `remote port ${remotePort}`);
     }
     let localPort = request.localPort ?? 0;
+    if (!Number.isInteger(localPort) || localPort < 0 || localPort > 65535) {
+      throw new TcpError('EINVAL', 'connect', `local port ${localPort}`);
+    }
     if (localPort === 0) {
       localPort = this.ephemeral.choose(
         localAddress,

@@ -255,6 +255,17 @@ export const freebsdParams: Readonly<Partial<TcpParams>> = Object.freeze({
   maxSynRetransmits: 12,
 });
 
+/**
+ * A RangeError carrying node's `ERR_OUT_OF_RANGE` code, so callers can switch on configuration
+ * mistakes as they do on node's own argument errors.
+ */
+export function outOfRange(message: string): RangeError & { code: 'ERR_OUT_OF_RANGE' } {
+  return Object.assign(new RangeError(message), { code: 'ERR_OUT_OF_RANGE' as const });
+}
+
+/** Largest send or receive buffer: larger ones cannot be allocated as one typed array. */
+export const maxBufferSize = 2 ** 30;
+
 /** Reject parameter sets that would make the core misbehave rather than fail loudly later. */
 export function resolveParams(overrides: Partial<TcpParams> | undefined): TcpParams {
   const p: TcpParams = { ...defaultParams, ...overrides };
@@ -278,17 +289,28 @@ export function resolveParams(overrides: Partial<TcpParams> | undefined): TcpPar
   for (const key of positive) {
     const v = p[key] as number;
     if (!Number.isInteger(v) || v <= 0) {
-      throw new RangeError(`TCP parameter ${key} must be a positive integer, got ${v}`);
+      throw outOfRange(`TCP parameter ${key} must be a positive integer, got ${v}`);
     }
   }
-  if (p.rtoMin > p.rtoMax) throw new RangeError('rtoMin exceeds rtoMax');
-  if (!Number.isInteger(p.windowScale) || p.windowScale < -1 || p.windowScale > 14) {
-    throw new RangeError('windowScale must be -1 or 0..14 (RFC 7323 2.3)');
+  for (const key of ['sendBuffer', 'receiveBuffer'] as const) {
+    if (p[key] > maxBufferSize) {
+      throw outOfRange(`TCP parameter ${key} must be at most ${maxBufferSize}, got ${p[key]}`);
+    }
   }
-  if (p.ephemeralFirst < 1 || p.ephemeralLast > 65535 || p.ephemeralFirst > p.ephemeralLast) {
-    throw new RangeError('ephemeral port range must lie within 1..65535');
+  if (p.rtoMin > p.rtoMax) throw outOfRange('rtoMin exceeds rtoMax');
+  if (!Number.isInteger(p.windowScale) || p.windowScale < -1 || p.windowScale > 14) {
+    throw outOfRange('windowScale must be -1 or 0..14 (RFC 7323 2.3)');
+  }
+  if (
+    !Number.isInteger(p.ephemeralFirst) ||
+    !Number.isInteger(p.ephemeralLast) ||
+    p.ephemeralFirst < 1 ||
+    p.ephemeralLast > 65535 ||
+    p.ephemeralFirst > p.ephemeralLast
+  ) {
+    throw outOfRange('ephemeral port range must lie within 1..65535');
   }
   // RFC 791: every IPv4 link carries 68-byte packets.
-  if (!Number.isInteger(p.mtu) || p.mtu < 68) throw new RangeError('mtu below 68 (RFC 791)');
+  if (!Number.isInteger(p.mtu) || p.mtu < 68) throw outOfRange('mtu below 68 (RFC 791)');
   return p;
 }

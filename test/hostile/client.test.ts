@@ -106,7 +106,7 @@ describe('hostile: answers to our SYN', () => {
 });
 
 describe('hostile: ICMP quoting a header it cannot hold', () => {
-  it.fails('a quoted IPv4 header length under 20 is dropped, not read as TCP', async () => {
+  it('a quoted IPv4 header length under 20 is dropped, not read as TCP', async () => {
     // Bug (low): lib/stack/stack.ts:732 (icmpErrorIn) takes the quoted IHL as given; with IHL 0 the
     // quoted IP header itself is read as the TCP ports and sequence number, and the error is
     // applied to a connection on a port in 0x4000..0x4fff. RFC 791 bounds IHL at 5 or more.
@@ -135,6 +135,7 @@ describe('hostile: ICMP quoting a header it cannot hold', () => {
     r.sendIp(1, m);
     await r.settle();
     expect(r.stack.stats().tcp.icmpErrorsApplied).toBe(applied);
+    expect(r.drops()['icmp-error-bad-quoted-header']).toBe(1);
   });
 });
 
@@ -153,5 +154,25 @@ describe('hostile: repeated SYNs to a listener', () => {
     // A SYN with another ISN on the same 4-tuple must not replace or duplicate it either.
     r.send({ srcPort: 5555, dstPort: 80, seq: 9_000_000, flags: SYN });
     expect(r.stack.stats().gauges.connections).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('hostile: a SYN waiting for ARP', () => {
+  it('is dropped, counted, once its socket was destroyed before the address resolved', async () => {
+    const r = (rig = new Rig());
+    const socket = r.stack.connect({ host: '198.18.0.3', port: 80 });
+    const errors: unknown[] = [];
+    socket.on('error', (e) => errors.push(e));
+    await r.settle();
+    expect(r.stack.stats().gauges.framesHeld).toBe(1);
+    socket.destroy();
+    await r.settle();
+    // 198.18.0.3 answers at last: nothing of the destroyed socket may leave.
+    r.sendFrame(r.peer.arp(2, r.stackMac, STACK_IP, [198, 18, 0, 3]));
+    await r.settle();
+    expect(r.seen.filter((s) => s.header.flags & SYN)).toEqual([]);
+    expect(r.drops()['arp-pending-sender-gone']).toBe(1);
+    expect(r.stack.stats().gauges.framesHeld).toBe(0);
+    expect(errors).toEqual([]);
   });
 });

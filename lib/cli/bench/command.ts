@@ -5,7 +5,8 @@
  * reports a table, and on request JSON and a self-contained HTML page.
  */
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -223,8 +224,42 @@ function profileName(step: PlanStep): string {
   return `${step.stack}-${step.placement}.cpuprofile`;
 }
 
+/** Why an output file could not be written, as `path: CODE`; undefined when it can be. */
+async function unwritable(file: string): Promise<string | undefined> {
+  try {
+    // An existing file must be writable; a new one needs a writable folder.
+    await access(file, constants.F_OK).then(
+      () => access(file, constants.W_OK),
+      () => access(path.dirname(path.resolve(file)), constants.W_OK),
+    );
+    return undefined;
+  } catch (error) {
+    return `${file}: ${(error as NodeJS.ErrnoException).code ?? 'EIO'}`;
+  }
+}
+
+/** Writes one output file; a failure is reported in one line rather than thrown. */
+async function writeOutput(file: string, text: () => Promise<string>): Promise<boolean> {
+  try {
+    await writeFile(file, await text());
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+    process.stderr.write(`utcp bench: cannot write ${file}: ${code}\n`);
+    return false;
+  }
+}
+
 export async function runBench(options: BenchOptions): Promise<number> {
   const status = new StatusLine();
+  // Checked before the run, so that minutes of figures are not lost to a typo in a path.
+  for (const file of [options.json, options.html]) {
+    const problem = file === undefined ? undefined : await unwritable(file);
+    if (problem !== undefined) {
+      status.log(`utcp bench: cannot write ${problem}`);
+      return 1;
+    }
+  }
   const missing = options.link === 'memory' ? undefined : await missingPrivileges();
   if (missing) {
     status.log(missing);
@@ -308,9 +343,16 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const document = buildDocument(options, runs, problems, { bindMode, linkUsed }, arena.record);
   if (options.cpuProf) document.profiles = withSegmentCosts(profiles, runs);
   process.stdout.write(formatReport(document));
-  if (options.json) await writeFile(options.json, JSON.stringify(document, null, 2) + '\n');
-  if (options.html) await writeFile(options.html, await renderHtml(document));
-  return problems.length > 0 ? 1 : 0;
+  let written = true;
+  if (options.json) {
+    const json = options.json;
+    written =
+      (await writeOutput(json, async () => JSON.stringify(document, null, 2) + '\n')) && written;
+  }
+  if (options.html) {
+    written = (await writeOutput(options.html, () => renderHtml(document))) && written;
+  }
+  return problems.length > 0 || !written ? 1 : 0;
 }
 
 function label(entry: Pick<Run, 'stack' | 'placement' | 'workload'>): string {

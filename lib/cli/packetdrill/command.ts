@@ -115,7 +115,13 @@ export function registerPacketdrill(program: Command): void {
             reason: jsonReason(r),
           })),
         };
-        writeFileSync(options.json, JSON.stringify(json, null, 2) + '\n');
+        try {
+          writeFileSync(options.json, JSON.stringify(json, null, 2) + '\n');
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+          process.stderr.write(`utcp packetdrill: cannot write ${options.json}: ${code}\n`);
+          process.exitCode = 2;
+        }
       }
     });
 }

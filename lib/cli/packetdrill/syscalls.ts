@@ -3,6 +3,7 @@
 // call blocks is decided here; how the script waits for it belongs to the run loop.
 
 import { type CallResult, type HostSocket, type TcpHost } from './host.js';
+import { maxBufferSize } from '../../tcp/params.js';
 import { type SyscallEvent } from './script.js';
 import {
   Failure,
@@ -219,6 +220,11 @@ export class SocketCalls {
               ? valueExpr.value
               : lingerSeconds(valueExpr);
         if (value === undefined) throw new Failure(event.line, `unsupported value for ${name}`);
+        if (name === 'SO_RCVBUF' || name === 'SO_SNDBUF') {
+          // FreeBSD sosetopt: a size under 1 is EINVAL, one over the limit (sb_max) ENOBUFS.
+          const errno = value < 1 ? 'EINVAL' : value > maxBufferSize ? 'ENOBUFS' : undefined;
+          if (errno !== undefined) return expectResult(event, { ok: false, errno });
+        }
         expectResult(event, host.setOption(d.socket, name, value));
         return;
       }
