@@ -61,6 +61,7 @@ export interface NativeXdpSocket {
   rxRelease(): void;
   txAlloc(count: number): number;
   txSubmit(count: number): number;
+  txSubmitAlloc(count: number, next: number): number;
   onReadable(callback: (() => void) | null): void;
   stats(): Record<string, number>;
   close(): void;
@@ -142,6 +143,8 @@ export class XdpLink implements Link {
   readonly socket: NativeXdpSocket;
   #group: XdpGroup;
   #closed = false;
+  /** Frames reserved by the last txSubmit for the next txAlloc. */
+  #ready = 0;
 
   constructor(
     info: { ifname: string; mtu: number; mac: Uint8Array; queue: number; frameSize: number },
@@ -174,11 +177,18 @@ export class XdpLink implements Link {
   }
 
   txAlloc(count: number): number {
+    // The previous txSubmit already reserved a burst and wrote its descriptors.
+    const ready = this.#ready;
+    this.#ready = 0;
+    if (count <= ready) return count;
     return this.socket.txAlloc(count);
   }
 
   txSubmit(count: number): number {
-    const sent = this.socket.txSubmit(count);
+    // Submit this burst and reserve the next in one native call.
+    const result = this.socket.txSubmitAlloc(count, this.burstSize);
+    const sent = result % 65536;
+    this.#ready = (result - sent) / 65536;
     // The TX ring has a slot for every TX frame, so only a frame outside its buffer, shorter
     // than an Ethernet header or longer than the MTU allows is refused.
     if (sent < count) debug('%s: %d frames dropped (tx-bad-descriptor)', this.name, count - sent);
