@@ -179,9 +179,10 @@ export class XdpLink implements Link {
   txAlloc(count: number): number {
     // The previous txSubmit already reserved a burst and wrote its descriptors.
     const ready = this.#ready;
+    const wanted = count >>> 0;
     this.#ready = 0;
-    if (count <= ready) return count;
-    return this.socket.txAlloc(count);
+    if (wanted <= ready) return wanted;
+    return this.socket.txAlloc(wanted);
   }
 
   txSubmit(count: number): number {
