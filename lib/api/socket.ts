@@ -279,8 +279,9 @@ export class Socket extends Duplex {
         this.destroy(socketError(code, syscall, detail, this.remoteAddress, this.remotePort));
       },
       closed: () => {
-        // Both directions are done or the connection was reset; autoDestroy has run or will.
-        this.connection = undefined;
+        // The connection left the stack, but bytes that arrived before the peer's FIN stay
+        // readable from it; its state now reads 'CLOSED', so nothing is sent on it again.
+        this.drainReceive();
       },
     };
   }
@@ -326,8 +327,10 @@ export class Socket extends Duplex {
         if (consumed > 0) this.touch();
       } else {
         while (this.wantRead && connection.receiveQueued > 0) {
+          // Bytes wrapping the ring's end come as two views: take one per pass.
           let chunk: Buffer | undefined;
           connection.receive((view) => {
+            if (chunk !== undefined) return 0;
             chunk = Buffer.from(view);
             return view.length;
           });

@@ -41,6 +41,24 @@ export class SendBuffer {
     return n;
   }
 
+  /** Where the free space starts: `data[tail ..]` for `contiguousFree` bytes. */
+  get tail(): number {
+    const t = this.head + this.length;
+    return t >= this.data.length ? t - this.data.length : t;
+  }
+
+  /** Free bytes after `tail` before the ring wraps (what one in-place write can fill). */
+  get contiguousFree(): number {
+    return Math.min(this.free, this.data.length - this.tail);
+  }
+
+  /** Takes `count` bytes the caller wrote in place at `tail` (at most contiguousFree). */
+  commit(count: number): number {
+    const n = Math.max(0, Math.min(count, this.contiguousFree));
+    this.length += n;
+    return n;
+  }
+
   /** Releases `count` acknowledged bytes from the front. */
   drop(count: number): void {
     const n = Math.min(count, this.length);
@@ -88,6 +106,29 @@ export class SendBuffer {
 }
 
 /**
+ * Subarray views of one source buffer, kept by offset. Frames of a link arena sit in fixed
+ * slots, so the payload of most segments starts at an offset already seen and copying it in
+ * creates no view object (no garbage per segment).
+ */
+class SourceViews {
+  private buffer: Uint8Array | null = null;
+  private readonly views = new Map<number, Uint8Array>();
+
+  get(src: Uint8Array, offset: number, count: number): Uint8Array {
+    if (src !== this.buffer) {
+      this.buffer = src;
+      this.views.clear();
+    }
+    const cached = this.views.get(offset);
+    if (cached !== undefined && cached.length === count) return cached;
+    if (this.views.size >= 4096) this.views.clear();
+    const view = src.subarray(offset, offset + count);
+    this.views.set(offset, view);
+    return view;
+  }
+}
+
+/**
  * Received bytes: [head, head + length) are in order and readable; out-of-order bytes sit
  * where they belong past the tail, and `ranges` records which of those positions hold data
  * (as absolute sequence numbers, sorted, disjoint, never touching). Out-of-order data is thus
@@ -102,6 +143,7 @@ export class ReceiveBuffer {
   rangeCount = 0;
   /** Index of the range holding the most recent out-of-order arrival (first SACK block). */
   latestRange = -1;
+  private readonly sources = new SourceViews();
 
   constructor(capacity: number, maxRanges: number) {
     this.data = new Uint8Array(capacity);
@@ -151,6 +193,11 @@ export class ReceiveBuffer {
     return advance;
   }
 
+  /** Readable bytes from `head` before the ring wraps (what one in-place read can take). */
+  get contiguousReadable(): number {
+    return Math.min(this.length, this.data.length - this.head);
+  }
+
   /** Copies up to `count` readable bytes out; `consume` false leaves them (MSG_PEEK). */
   read(dst: Uint8Array, dstOffset: number, count: number, consume: boolean): number {
     const n = Math.min(count, this.length);
@@ -169,6 +216,19 @@ export class ReceiveBuffer {
     if (this.length === 0 && this.rangeCount === 0) this.head = 0;
   }
 
+  /** Grows the ring to `capacity`, keeping readable and out-of-order bytes in place. */
+  resize(capacity: number): void {
+    if (capacity <= this.data.length) return;
+    const next = new Uint8Array(capacity);
+    const old = this.data;
+    const span = old.length;
+    // Everything from head to the end of the old ring, unwrapped, lands at the front.
+    next.set(old.subarray(this.head), 0);
+    next.set(old.subarray(0, this.head), span - this.head);
+    this.data = next;
+    this.head = 0;
+  }
+
   /** Forget the out-of-order data (connection reset, or memory reclaimed). */
   clearRanges(): void {
     this.rangeCount = 0;
@@ -180,8 +240,12 @@ export class ReceiveBuffer {
     let start = this.head + at;
     if (start >= cap) start -= cap;
     const first = Math.min(count, cap - start);
+    if (count === first) {
+      this.data.set(this.sources.get(src, offset, count), start);
+      return;
+    }
     this.data.set(src.subarray(offset, offset + first), start);
-    if (count > first) this.data.set(src.subarray(offset + first, offset + count), 0);
+    this.data.set(src.subarray(offset + first, offset + count), 0);
   }
 
   private canRecord(left: number, right: number): boolean {

@@ -115,6 +115,8 @@ export interface CoreOptions {
   secret: Uint8Array;
   params?: Partial<TcpParams>;
   congestionControl?: CongestionControl;
+  /** Replaces the RFC 6528 ISN, for tests that must start near 2^32 to cross wraparound. */
+  initialSequenceNumber?: (now: number, conn: TcpConnection) => number;
 }
 
 export interface ConnectRequest extends ConnectionOptions {
@@ -181,6 +183,7 @@ export class TcpCore implements CoreContext {
   readonly host: TcpHost;
   readonly secret: Uint8Array;
   readonly congestionControl: CongestionControl;
+  private readonly isnOverride: ((now: number, conn: TcpConnection) => number) | undefined;
 
   private readonly buckets = new Map<number, TcpConnection>();
   private readonly listeners = new Map<number, TcpListener[]>();
@@ -198,6 +201,7 @@ export class TcpCore implements CoreContext {
     this.secret = options.secret;
     this.params = resolveParams(options.params);
     this.congestionControl = options.congestionControl ?? newReno;
+    this.isnOverride = options.initialSequenceNumber;
     this.ephemeral = new EphemeralPorts(
       this.secret,
       this.params.ephemeralFirst,
@@ -376,6 +380,23 @@ export class TcpCore implements CoreContext {
   }
 
   /**
+   * Zero-copy send: the caller wrote `count` bytes in place at
+   * `conn.sendBuffer.data[conn.sendBuffer.tail ..]` (at most `contiguousFree`). Returns the
+   * count taken.
+   */
+  sendCommit(now: number, conn: TcpConnection, count: number): number {
+    if (conn.error !== null) throw new TcpError(conn.error, 'send');
+    if (conn.finQueued || conn.userClosed) throw new TcpError('EPIPE', 'send');
+    if (conn.released || conn.state === CLOSED) throw new TcpError('ENOTCONN', 'send');
+    const taken = conn.sendBuffer.commit(count);
+    if (taken > 0 && conn.state !== SYN_SENT && conn.state !== SYN_RECEIVED) {
+      output(this, now, conn);
+      updateDeadline(this, conn);
+    }
+    return taken;
+  }
+
+  /**
    * Copies received bytes into `dst`. Returns the count, 0 at end of stream, or -1 when
    * nothing is there yet. `peek` leaves the bytes in place (MSG_PEEK).
    */
@@ -401,7 +422,8 @@ export class TcpCore implements CoreContext {
     return n;
   }
 
-  /** Bytes consumed without copying (the caller read them through `conn.receiveBuffer`). */
+  /** Zero-copy receive: the caller read `count` bytes in place from
+   *  `conn.receiveBuffer.data[conn.receiveBuffer.head ..]` (see `contiguousReadable`). */
   consume(now: number, conn: TcpConnection, count: number): void {
     const before = this.windowToAdvertise(conn);
     conn.receiveBuffer.consume(Math.min(count, conn.receiveBuffer.length));
@@ -645,15 +667,17 @@ export class TcpCore implements CoreContext {
   }
 
   private initialise(now: number, conn: TcpConnection): void {
-    const iss = initialSequenceNumber(
-      this.secret,
-      now,
-      conn.params.isnClockPeriod,
-      conn.localAddress,
-      conn.localPort,
-      conn.remoteAddress,
-      conn.remotePort,
-    );
+    const iss = this.isnOverride
+      ? this.isnOverride(now, conn) >>> 0
+      : initialSequenceNumber(
+          this.secret,
+          now,
+          conn.params.isnClockPeriod,
+          conn.localAddress,
+          conn.localPort,
+          conn.remoteAddress,
+          conn.remotePort,
+        );
     conn.iss = iss;
     conn.sndUna = iss;
     conn.sndNxt = iss;

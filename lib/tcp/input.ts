@@ -309,6 +309,13 @@ function synSentInput(
 }
 
 function establish(core: CoreContext, now: number, c: TcpConnection): void {
+  if (c.params.roundBuffersToMss) {
+    // FreeBSD tcp_mss: buffers become a whole number of segments.
+    const mss = Math.min(Math.max(c.peerMss, c.params.minMss), c.pathMtu - 40);
+    const round = (n: number) => Math.ceil(n / mss) * mss;
+    if (c.sendBuffer.capacity > mss) c.sendBuffer.resize(round(c.sendBuffer.capacity));
+    if (c.receiveBuffer.capacity > mss) c.receiveBuffer.resize(round(c.receiveBuffer.capacity));
+  }
   c.state = ESTABLISHED;
   c.establishAt = NO_TIMER;
   startKeepalive(c, now);
@@ -345,16 +352,24 @@ function synchronisedInput(
   let dataOffset = h.payloadOffset;
   let dataLength = h.payloadLength;
   let fin = (flags & FIN) !== 0;
-  const syn = (flags & SYN) !== 0;
+  let syn = (flags & SYN) !== 0;
   const rst = (flags & RST) !== 0;
-  const segLen = dataLength + (syn ? 1 : 0) + (fin ? 1 : 0);
   const rcvWnd = Math.max(0, seqDiff(c.rcvAdv, c.rcvNxt));
 
-  // A retransmitted SYN while our SYN-ACK is unanswered: send the SYN-ACK again.
-  if (c.state === SYN_RECEIVED && syn && !rst && (flags & ACK) === 0 && seq === c.irs) {
-    c.sndNxt = c.iss;
-    return;
+  if (syn && !rst && seq === c.irs) {
+    // A retransmitted SYN while our SYN-ACK is unanswered: send the SYN-ACK again.
+    if (c.state === SYN_RECEIVED && (flags & ACK) === 0) {
+      c.sndNxt = c.iss;
+      return;
+    }
+    // The peer's SYN again (a SYN-ACK in simultaneous open, or one whose ACK we sent but the
+    // peer lost): the SYN is old, the rest is processed, and an ACK goes back (BSD trims
+    // the SYN as duplicate data).
+    syn = false;
+    seq = seqAdd(seq, 1);
+    c.ackNow = true;
   }
+  const segLen = dataLength + (syn ? 1 : 0) + (fin ? 1 : 0);
 
   // RFC 7323 5.3 R1: PAWS, before the sequence check.
   if (c.tsOk && o.timestamp && !rst && seqLt(o.tsVal, c.tsRecent)) {
@@ -568,17 +583,23 @@ function ackArrives(
   const acked = seqDiff(ack, c.sndUna);
   const window = h.window * 2 ** c.sndWscale;
   let windowChanged = false;
+  let reopened = false;
   if (seqLt(c.sndWl1, seq) || (c.sndWl1 === seq && seqLeq(c.sndWl2, ack))) {
     windowChanged = window !== c.sndWnd;
     if (c.sndWnd === 0 && window > 0) {
+      // The window reopened: persist ends, and a probe byte the peer did not take is sent
+      // again with what follows it.
       c.persistAt = NO_TIMER;
       c.persistBackoff = 0;
+      reopened = c.retransmitAt === NO_TIMER;
     }
     c.sndWnd = window;
     c.sndWl1 = seq;
     c.sndWl2 = ack;
     if (window > c.maxSndWnd) c.maxSndWnd = window;
   }
+
+  if (reopened && seqGt(c.sndNxt, c.sndUna) && acked <= 0) c.sndNxt = c.sndUna;
 
   if (acked <= 0) {
     // RFC 5681 2 (DUPLICATE ACKNOWLEDGMENT): no data, no SYN/FIN, same ACK and window, and
@@ -767,7 +788,6 @@ function abortWithReset(core: CoreContext, now: number, c: TcpConnection): void 
 /** RFC 9293 3.10.7.4 eighth. */
 function finArrives(core: CoreContext, now: number, c: TcpConnection): void {
   c.pendingFinSeq = -1;
-  c.rcvNxt = seqAdd(c.rcvNxt, 1);
   c.ackNow = true;
   switch (c.state) {
     case SYN_RECEIVED:
@@ -784,8 +804,10 @@ function finArrives(core: CoreContext, now: number, c: TcpConnection): void {
       c.closeAt = now + 2 * c.params.msl;
       return;
     default:
+      // CLOSE_WAIT, CLOSING, LAST_ACK: the peer's FIN is already counted.
       return;
   }
+  c.rcvNxt = seqAdd(c.rcvNxt, 1);
   core.emit(c, TcpEvent.PEER_CLOSED);
 }
 

@@ -30,10 +30,15 @@ export function timestampNow(c: TcpConnection, now: number): number {
   return (Math.floor(now / c.params.timestampTick) + c.tsOffset) >>> 0;
 }
 
-/** The retransmission timeout with backoff applied, within the bounds (RFC 6298 5.5). */
+/**
+ * The retransmission timeout with backoff applied, within the bounds (RFC 6298 5.5). The slop
+ * (FreeBSD) applies once an estimate exists or the timer has backed off.
+ */
 export function currentRto(c: TcpConnection): number {
-  const backedOff = c.rto * 2 ** Math.min(c.backoff, 30);
-  return Math.min(Math.max(backedOff, c.params.rtoMin), c.params.rtoMax);
+  const p = c.params;
+  let value = c.rto * 2 ** Math.min(c.backoff, 30);
+  if (c.srtt > 0 || c.backoff > 0) value += p.rtoSlop;
+  return Math.min(Math.max(value, p.rtoMin), p.rtoMax);
 }
 
 /**
@@ -64,7 +69,7 @@ function fillOptions(c: TcpConnection, h: TcpHeader, now: number, syn: boolean):
     o.push(OPT_MSS);
     // On a SYN-ACK an option is offered only if the SYN offered it (RFC 7323 2.2, 3.2;
     // RFC 2018 2). The order mirrors FreeBSD: mss, nop, wscale, sackOK, TS.
-    const passive = c.state === SYN_RECEIVED && c.listener !== null;
+    const passive = c.state === SYN_RECEIVED;
     const offerScale = passive ? c.wscaleOk : p.windowScaling;
     if (offerScale) {
       o.windowScale = c.requestedWscale;
@@ -200,17 +205,22 @@ function updateFlight(c: TcpConnection): void {
 
 /**
  * Sends everything the state, windows and algorithms allow now (BSD tcp_output).
- * `forceOne` sends one byte into a zero window (persist probe, RFC 9293 3.8.6.1).
+ * `forceOne` is the persist timer's: one segment regardless of Nagle and silly-window
+ * avoidance (the override timeout of RFC 9293 3.8.6.2.1), or one byte into a zero window
+ * (the probe of RFC 9293 3.8.6.1).
  */
 export function output(core: CoreContext, now: number, c: TcpConnection, forceOne = false): void {
   if (c.released || c.state === CLOSED || c.state === LISTEN) return;
 
+  // In SYN_RECEIVED the only acknowledgment we can send is the SYN-ACK again.
+  if (c.state === SYN_RECEIVED && c.ackNow) c.sndNxt = c.iss;
   if ((c.state === SYN_SENT || c.state === SYN_RECEIVED) && c.sndNxt === c.iss) {
     let flags = SYN;
     if (c.state === SYN_RECEIVED) flags |= ACK;
     if (c.state === SYN_SENT && c.params.ecn === 'on') flags |= ECE | CWR;
     if (c.state === SYN_RECEIVED && c.ecnOk) flags |= ECE;
     const again = seqLt(c.iss, c.sndMax);
+    c.ackNow = false;
     transmit(core, now, c, c.iss, flags, 0, 0, again);
     c.sndNxt = seqAdd(c.iss, 1);
     if (!again) {
@@ -236,13 +246,13 @@ export function output(core: CoreContext, now: number, c: TcpConnection, forceOn
     c.cc.onIdle(c, c.params.initialWindowSegments);
   }
 
-  for (let guard = 0; guard < 1 << 20; guard++) {
+  for (;;) {
     const inFlight = seqDiff(c.sndNxt, c.sndUna);
     const bufferLength = c.sendBuffer.length;
     const dataOffset = seqDiff(c.sndNxt, c.sndBufSeq);
     const available = Math.max(0, bufferLength - dataOffset);
     let usable = Math.min(c.sndWnd, c.cwnd) - inFlight;
-    if (forceOne && usable <= 0 && available > 0 && c.sndWnd === 0) usable = 1;
+    if (forceOne && usable <= 0 && available > 0 && inFlight === 0) usable = 1;
     const length = Math.max(0, Math.min(available, usable, c.smss));
     const retransmitting = seqLt(c.sndNxt, c.sndMax);
     const finNow =
@@ -286,8 +296,22 @@ export function output(core: CoreContext, now: number, c: TcpConnection, forceOn
 
   if (c.ackNow) sendAck(core, now, c);
 
-  // Data waits with nothing in flight and no timer to get it out: the window is closed or
-  // too small to use. The persist timer probes it (RFC 9293 3.8.6.1; BSD tcp_setpersist).
+  if (c.sndWnd === 0 && !forceOne && c.sendBuffer.length > 0) {
+    // A zero window with data to deliver: everything goes back to SND.UNA and the persist
+    // timer probes until the window opens (RFC 9293 3.8.6.1; BSD tcp_output).
+    c.sndNxt = c.sndUna;
+    c.retransmitAt = NO_TIMER;
+    c.backoff = 0;
+    if (c.persistAt === NO_TIMER) startPersist(c, now);
+    return;
+  }
+
+  // Anything outstanding needs a timer to recover it (RFC 6298 5.1).
+  if (seqGt(c.sndMax, c.sndUna) && c.persistAt === NO_TIMER) armRetransmit(c, now);
+
+  // Data waits with nothing in flight and no timer to get it out: the usable window is too
+  // small for the silly-window rules. The persist timer sends it anyway later (the override
+  // timeout of RFC 9293 3.8.6.2.1; BSD tcp_setpersist).
   const waiting = c.sendBuffer.length - Math.max(0, seqDiff(c.sndNxt, c.sndBufSeq)) > 0;
   if (waiting && c.sndNxt === c.sndUna && c.retransmitAt === NO_TIMER && c.persistAt === NO_TIMER) {
     startPersist(c, now);
@@ -310,7 +334,9 @@ export function sendAck(core: CoreContext, now: number, c: TcpConnection): void 
     output(core, now, c);
     return;
   }
-  transmit(core, now, c, c.sndNxt, ACK, 0, 0, false);
+  // While retransmitting, sndNxt lags behind what the peer has seen; a bare ACK carries the
+  // next new sequence number so the peer finds it acceptable (BSD tcp_output).
+  transmit(core, now, c, c.sndMax, ACK, 0, 0, false);
 }
 
 /** RFC 5961 7: a challenge ACK, at most challengeAckLimit per challengeAckPeriod. */
@@ -326,6 +352,11 @@ export function sendChallengeAck(core: CoreContext, now: number, c: TcpConnectio
   }
   c.challengeCount++;
   core.counters.challengeAcksSent++;
+  if (c.state === SYN_RECEIVED) {
+    // FreeBSD answers from the SYN cache with a bare ACK, not the SYN-ACK.
+    transmit(core, now, c, c.sndMax, ACK, 0, 0, false);
+    return;
+  }
   sendAck(core, now, c);
 }
 
@@ -343,10 +374,11 @@ export function retransmitFirst(core: CoreContext, now: number, c: TcpConnection
   transmit(core, now, c, c.sndUna, flags, dataOffset, length, true);
 }
 
-/** RST for an aborted connection: FreeBSD sends RST|ACK at SND.NXT (RFC 9293 3.10.5). */
+/** RST for an aborted connection (RFC 9293 3.10.5): FreeBSD sends RST|ACK at the highest
+ *  sequence number sent, which the peer finds in its window. */
 export function sendReset(core: CoreContext, now: number, c: TcpConnection): void {
   const flags = c.state === SYN_SENT ? RST : RST | ACK;
-  transmit(core, now, c, c.sndNxt, flags, 0, 0, false);
+  transmit(core, now, c, c.sndMax, flags, 0, 0, false);
   core.counters.tcpOutRsts++;
 }
 

@@ -19,6 +19,11 @@ export interface TcpParams {
   rtoMin: number;
   /** Upper bound of the RTO. RFC 6298 2.5 (at least 60 s). */
   rtoMax: number;
+  /** Added to every timeout computed from an RTT estimate or backed off, as FreeBSD's
+   *  TCPT_RANGESET does with net.inet.tcp.rexmit_slop. 0 in the RFC 6298 profile. */
+  rtoSlop: number;
+  /** Round both buffers up to a multiple of the MSS once it is known (FreeBSD tcp_mss). */
+  roundBuffersToMss: boolean;
   /** Granularity G of the clock in RFC 6298 2.2/2.3. */
   clockGranularity: number;
   /** Retransmissions of one segment before the connection is dropped with ETIMEDOUT.
@@ -111,6 +116,8 @@ export const defaultParams: Readonly<TcpParams> = Object.freeze({
   rtoInitial: 1 * s,
   rtoMin: 1 * s,
   rtoMax: 60 * s,
+  rtoSlop: 0,
+  roundBuffersToMss: false,
   clockGranularity: 1 * ms,
   maxRetransmits: 12,
   maxSynRetransmits: 6,
@@ -159,6 +166,10 @@ export const freebsdParams: Readonly<Partial<TcpParams>> = Object.freeze({
   rtoMin: 30 * ms,
   rtoInitial: 1 * s,
   rtoMax: 64 * s,
+  // net.inet.tcp.rexmit_slop=200 ms, added by TCPT_RANGESET to every computed timeout.
+  rtoSlop: 200 * ms,
+  // tcp_mss() rounds so_snd/so_rcv up to a multiple of the MSS (65536 → 65700 for 1460).
+  roundBuffersToMss: true,
   // kern.hz=1000 gives a 1 ms tick for RTT estimation and timestamps.
   clockGranularity: 1 * ms,
   timestampTick: 1 * ms,
@@ -188,9 +199,10 @@ export const freebsdParams: Readonly<Partial<TcpParams>> = Object.freeze({
   // net.inet.ip.portrange.first/last: 10000-65535 on FreeBSD.
   ephemeralFirst: 10000,
   ephemeralLast: 65535,
-  // TCP_MAXRXTSHIFT=12.
+  // TCP_MAXRXTSHIFT=12 for data and SYN alike; net.inet.tcp.keepinit usually ends a SYN
+  // first.
   maxRetransmits: 12,
-  maxSynRetransmits: 6,
+  maxSynRetransmits: 12,
 });
 
 /** Reject parameter sets that would make the core misbehave rather than fail loudly later. */

@@ -97,11 +97,12 @@ function retransmitTimeout(core: CoreContext, now: number, c: TcpConnection): vo
 function persistTimeout(core: CoreContext, now: number, c: TcpConnection): void {
   c.persistAt = NO_TIMER;
   if (c.sndWnd > 0) {
-    c.sndNxt = c.sndUna;
-    output(core, now, c);
+    // A usable window too small for the sender's silly-window rule: send it anyway.
+    output(core, now, c, true);
     return;
   }
   core.counters.persistProbes++;
+  // The probe is the byte at SND.UNA, sent again until the window opens (BSD).
   c.sndNxt = c.sndUna;
   output(core, now, c, true);
   c.persistBackoff++;

@@ -39,21 +39,15 @@ export class EthernetHeader {
 }
 
 export function readMac(buf: Uint8Array, at: number): number {
-  return (
-    (buf[at] * 0x10000 + ((buf[at + 1] << 8) | buf[at + 2])) * 0x1000000 +
-    ((buf[at + 3] << 16) | (buf[at + 4] << 8) | buf[at + 5])
-  );
+  return (read16(buf, at) * 0x10000 + read16(buf, at + 2)) * 0x10000 + read16(buf, at + 4);
 }
 
 export function writeMac(buf: Uint8Array, at: number, mac: number): void {
-  const high = Math.floor(mac / 0x1000000);
-  const low = mac % 0x1000000;
-  buf[at] = high >>> 16;
-  buf[at + 1] = high >>> 8;
-  buf[at + 2] = high;
-  buf[at + 3] = low >>> 16;
-  buf[at + 4] = low >>> 8;
-  buf[at + 5] = low;
+  const high = Math.floor(mac / 0x100000000);
+  const low = mac - high * 0x100000000;
+  write16(buf, at, high);
+  write16(buf, at + 2, low >>> 16);
+  write16(buf, at + 4, low & 0xffff);
 }
 
 /** The I/G bit: group (multicast or broadcast) addresses. */
@@ -73,13 +67,9 @@ export function formatMac(mac: number): string {
 
 /** The number for "aa:bb:cc:dd:ee:ff" (or with dashes), or undefined when it is not one. */
 export function parseMac(text: string): number | undefined {
-  const match =
-    /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i.exec(
-      text,
-    );
-  if (match === null) return undefined;
+  if (!/^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.test(text)) return undefined;
   let mac = 0;
-  for (const group of [1, 3, 4, 5, 6, 7]) mac = mac * 256 + parseInt(match[group], 16);
+  for (let at = 0; at < 17; at += 3) mac = mac * 256 + parseInt(text.slice(at, at + 2), 16);
   return mac;
 }
 
@@ -102,11 +92,17 @@ export function parseEthernet(
 ): EthernetDropReason | undefined {
   if (!inBounds(buf, offset, length, ETHERNET_HEADER_LENGTH)) return 'eth-truncated';
 
-  out.dst = readMac(buf, offset);
-  out.src = readMac(buf, offset + 6);
+  out.dst =
+    (read16(buf, offset) * 0x10000 + read16(buf, offset + 2)) * 0x10000 + read16(buf, offset + 4);
+  out.src =
+    (read16(buf, offset + 6) * 0x10000 + read16(buf, offset + 8)) * 0x10000 +
+    read16(buf, offset + 10);
   let etherType = read16(buf, offset + 12);
   let headerLength = ETHERNET_HEADER_LENGTH;
 
+  // Limitation: one 802.1Q tag only; a stacked tag (802.1ad, outer type 0x88a8 or a second
+  // 0x8100) is left as the EtherType and the frame reads as 'other'; fixing it needs a loop
+  // over tags and a record field per tag.
   out.vlan = etherType === ETHERTYPE_VLAN;
   if (out.vlan) {
     if (length < ETHERNET_HEADER_LENGTH + VLAN_TAG_LENGTH) return 'eth-truncated';
@@ -132,25 +128,35 @@ export function parseEthernet(
 }
 
 /**
- * Write an Ethernet header at `offset`; with `vlanTci` >= 0 an 802.1Q tag carrying it is
- * inserted. Returns the header length (14 or 18).
+ * Write the Ethernet header described by `header` at `offset`: with `header.vlan` an 802.1Q tag
+ * carrying its priority, drop eligibility and VLAN ID. Returns the header length (14 or 18).
  */
-export function writeEthernet(
-  buf: Uint8Array,
-  offset: number,
-  dst: number,
-  src: number,
-  etherType: number,
-  vlanTci = -1,
-): number {
-  writeMac(buf, offset, dst);
-  writeMac(buf, offset + 6, src);
-  if (vlanTci < 0) {
-    write16(buf, offset + 12, etherType);
+export function writeEthernet(buf: Uint8Array, offset: number, header: EthernetHeader): number {
+  // The MACs are split into 16-bit parts here, where they are read: handing a 48-bit number
+  // to another function may box it on the heap (see bytes.ts).
+  // Division and subtraction rather than `%`, which costs a library call on doubles.
+  const dst = header.dst;
+  const dstHigh = Math.floor(dst / 0x100000000);
+  const dstLow = dst - dstHigh * 0x100000000;
+  const src = header.src;
+  const srcHigh = Math.floor(src / 0x100000000);
+  const srcLow = src - srcHigh * 0x100000000;
+  write16(buf, offset, dstHigh);
+  write16(buf, offset + 2, dstLow >>> 16);
+  write16(buf, offset + 4, dstLow & 0xffff);
+  write16(buf, offset + 6, srcHigh);
+  write16(buf, offset + 8, srcLow >>> 16);
+  write16(buf, offset + 10, srcLow & 0xffff);
+  if (!header.vlan) {
+    write16(buf, offset + 12, header.etherType);
     return ETHERNET_HEADER_LENGTH;
   }
   write16(buf, offset + 12, ETHERTYPE_VLAN);
-  write16(buf, offset + 14, vlanTci);
-  write16(buf, offset + 16, etherType);
+  write16(
+    buf,
+    offset + 14,
+    (header.vlanPriority << 13) | (header.vlanDropEligible ? 0x1000 : 0) | (header.vlanId & 0xfff),
+  );
+  write16(buf, offset + 16, header.etherType);
   return ETHERNET_HEADER_LENGTH + VLAN_TAG_LENGTH;
 }

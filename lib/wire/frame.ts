@@ -4,10 +4,16 @@
  * receive path runs this once per frame into one reusable `Frame`.
  */
 import { ArpPacket, parseArp } from './arp.js';
-import { finishChecksum, ipv4PseudoHeaderSum, sumWords } from './checksum.js';
+import { finishChecksum, sumWords } from './checksum.js';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, EthernetHeader, parseEthernet } from './ethernet.js';
 import { IcmpMessage, parseIcmp } from './icmp.js';
-import { Ipv4Header, PROTOCOL_ICMP, PROTOCOL_TCP, parseIpv4 } from './ipv4.js';
+import {
+  Ipv4Header,
+  PROTOCOL_ICMP,
+  PROTOCOL_TCP,
+  ipv4PayloadPseudoSum,
+  parseIpv4,
+} from './ipv4.js';
 import type { WireDropReason } from './reasons.js';
 import { TcpHeader, parseTcp } from './tcp.js';
 
@@ -71,7 +77,7 @@ export function parseFrame(
     if (reason !== undefined) return reason;
     if (!checksumsVerified) {
       // RFC 9293 3.1: the checksum covers the pseudo-header, the header and the payload.
-      const pseudo = ipv4PseudoHeaderSum(ip.src, ip.dst, PROTOCOL_TCP, ip.payloadLength);
+      const pseudo = ipv4PayloadPseudoSum(ip);
       if (finishChecksum(sumWords(buf, ip.payloadOffset, ip.payloadLength, pseudo)) !== 0) {
         return 'tcp-bad-checksum';
       }

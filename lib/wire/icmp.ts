@@ -4,7 +4,7 @@
  * problem, redirect, source quench). The quoted IPv4 header and the first 8 bytes of its
  * transport header are parsed, so a stack can find the connection an error is about.
  */
-import { inBounds, read16, read32, write16, write32 } from './bytes.js';
+import { inBounds, read16, write16, write32 } from './bytes.js';
 import { finishChecksum, sumWords } from './checksum.js';
 import { Ipv4Header, parseQuotedIpv4 } from './ipv4.js';
 
@@ -103,7 +103,7 @@ export function parseIcmp(
   out.type = type;
   out.code = buf[offset + 1];
   out.checksum = read16(buf, offset + 2);
-  out.rest = read32(buf, offset + 4);
+  out.rest = read16(buf, offset + 4) * 0x10000 + read16(buf, offset + 6);
   out.identifier = read16(buf, offset + 4);
   out.sequence = read16(buf, offset + 6);
   out.nextHopMtu = type === ICMP_DESTINATION_UNREACHABLE ? read16(buf, offset + 6) : 0;
@@ -121,7 +121,7 @@ export function parseIcmp(
   out.quotedTransportOffset = transport;
   out.quotedSrcPort = read16(buf, transport);
   out.quotedDstPort = read16(buf, transport + 2);
-  out.quotedSeq = read32(buf, transport + 4);
+  out.quotedSeq = read16(buf, transport + 4) * 0x10000 + read16(buf, transport + 6);
   return undefined;
 }
 

@@ -5,7 +5,7 @@
  * `TcpOptions.kinds`, so a parsed header written back gives the same bytes (unknown options
  * aside: they are skipped by their length and not kept).
  */
-import { inBounds, read16, read32, write16, write32 } from './bytes.js';
+import { inBounds, read16, write16 } from './bytes.js';
 import { finishChecksum, sumWords } from './checksum.js';
 
 export const FIN = 0x01,
@@ -162,15 +162,18 @@ function parseOptions(
         if (size !== 2 + 8 * count || count === 0 || count > TCP_MAX_SACK_BLOCKS) {
           return 'tcp-bad-option-length';
         }
-        for (let b = 0; b < 2 * count; b++) options.sackBlocks[b] = read32(buf, i + 2 + 4 * b);
+        for (let b = 0; b < 2 * count; b++) {
+          const at = i + 2 + 4 * b;
+          options.sackBlocks[b] = read16(buf, at) * 0x10000 + read16(buf, at + 2);
+        }
         options.sackBlockCount = count;
         break;
       }
       case OPT_TIMESTAMP:
         if (size !== 10) return 'tcp-bad-option-length';
         options.timestamp = true;
-        options.tsVal = read32(buf, i + 2);
-        options.tsEcr = read32(buf, i + 6);
+        options.tsVal = read16(buf, i + 2) * 0x10000 + read16(buf, i + 4);
+        options.tsEcr = read16(buf, i + 6) * 0x10000 + read16(buf, i + 8);
         break;
       default:
         i += size;
@@ -201,8 +204,8 @@ export function parseTcp(
 
   out.srcPort = read16(buf, offset);
   out.dstPort = read16(buf, offset + 2);
-  out.seq = read32(buf, offset + 4);
-  out.ack = read32(buf, offset + 8);
+  out.seq = read16(buf, offset + 4) * 0x10000 + read16(buf, offset + 6);
+  out.ack = read16(buf, offset + 8) * 0x10000 + read16(buf, offset + 10);
   out.headerLength = headerLength;
   out.flags = buf[offset + 13];
   out.window = read16(buf, offset + 14);
@@ -261,8 +264,13 @@ export function writeTcp(buf: Uint8Array, offset: number, header: TcpHeader): nu
 
   write16(buf, offset, header.srcPort);
   write16(buf, offset + 2, header.dstPort);
-  write32(buf, offset + 4, header.seq >>> 0);
-  write32(buf, offset + 8, header.ack >>> 0);
+  // 32-bit values are split here, where they are read, so nothing is boxed (see bytes.ts).
+  const seq = header.seq >>> 0;
+  const ack = header.ack >>> 0;
+  write16(buf, offset + 4, seq >>> 16);
+  write16(buf, offset + 6, seq & 0xffff);
+  write16(buf, offset + 8, ack >>> 16);
+  write16(buf, offset + 10, ack & 0xffff);
   buf[offset + 12] = (headerLength >>> 2) << 4;
   buf[offset + 13] = header.flags;
   write16(buf, offset + 14, header.window);
@@ -299,17 +307,26 @@ export function writeTcp(buf: Uint8Array, offset: number, header: TcpHeader): nu
         if (count === 0) break;
         buf[i] = OPT_SACK;
         buf[i + 1] = 2 + 8 * count;
-        for (let b = 0; b < 2 * count; b++) write32(buf, i + 2 + 4 * b, options.sackBlocks[b]);
+        for (let b = 0; b < 2 * count; b++) {
+          const edge = options.sackBlocks[b];
+          write16(buf, i + 2 + 4 * b, edge >>> 16);
+          write16(buf, i + 4 + 4 * b, edge & 0xffff);
+        }
         i += 2 + 8 * count;
         break;
       }
-      case OPT_TIMESTAMP:
+      case OPT_TIMESTAMP: {
         buf[i] = OPT_TIMESTAMP;
         buf[i + 1] = 10;
-        write32(buf, i + 2, options.tsVal >>> 0);
-        write32(buf, i + 6, options.tsEcr >>> 0);
+        const tsVal = options.tsVal >>> 0;
+        const tsEcr = options.tsEcr >>> 0;
+        write16(buf, i + 2, tsVal >>> 16);
+        write16(buf, i + 4, tsVal & 0xffff);
+        write16(buf, i + 6, tsEcr >>> 16);
+        write16(buf, i + 8, tsEcr & 0xffff);
         i += 10;
         break;
+      }
       default:
         break;
     }

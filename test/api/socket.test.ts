@@ -106,6 +106,41 @@ describe('api over two stacks', () => {
     await settleAndCheckGauges(p);
   });
 
+  it('lends bytes that wrap the receive ring as two views, in order', async () => {
+    const p = (current = pair({ tcp: { receiveBuffer: 50_000 } }));
+    const data = bytes(60_000, 9);
+    let server: Socket | undefined;
+    p.b.createServer({ pauseOnConnect: true }, (socket) => (server = socket)).listen(6000);
+    const client = p.a.connect({ host: '198.18.0.2', port: 6000 });
+    client.resume();
+    const ring = () => p.b.tcp.core.connections.values().next().value?.receiveBuffer;
+    client.write(data.subarray(0, 30_000));
+    await runUntil(p.clock, () => server !== undefined && ring()?.length === 30_000);
+    const s = server as Socket;
+
+    // Borrow 20,000 of the 30,000 bytes, then nothing: the ring's head moves off zero.
+    const got: Buffer[] = [];
+    let views = 0;
+    const borrow = (limit: number) => (view: Uint8Array) => {
+      views++;
+      const have = got.reduce((n, b) => n + b.length, 0);
+      const take = Math.min(view.length, limit - have);
+      got.push(Buffer.from(view.subarray(0, take)));
+      return take;
+    };
+    s.setLendingReader(borrow(20_000));
+    client.end(data.subarray(30_000));
+    await runUntil(p.clock, () => ring()?.length === 40_000);
+    const buffer = ring();
+    expect((buffer?.head ?? 0) + (buffer?.length ?? 0)).toBeGreaterThan(50_000);
+
+    views = 0;
+    s.setLendingReader(borrow(60_000));
+    expect(views).toBe(2);
+    expect(sha256(Buffer.concat(got))).toBe(sha256(data));
+    s.destroy();
+  });
+
   it('keeps a half-closed connection open for the other direction (allowHalfOpen)', async () => {
     const p = (current = pair());
     let serverSawEnd = false;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkAgainstPeer } from '../../lib/cli/bench/check.js';
-import { plan } from '../../lib/cli/bench/command.js';
+import { buildDocument, plan } from '../../lib/cli/bench/command.js';
 import type { PeerCounts } from '../../lib/cli/bench/protocol.js';
 import { formatTable, summarize, type Run } from '../../lib/cli/bench/report.js';
 import type { WorkloadResult } from '../../lib/cli/bench/workloads.js';
@@ -110,5 +110,41 @@ describe('plan', () => {
     ]);
     expect(plan({ ...base, pin: 'same', only: 'crr' })).toHaveLength(3);
     expect(plan({ ...base, link: 'memory' }).map((s) => s.stack)).toEqual(['utcp']);
+  });
+});
+
+describe('the JSON document', () => {
+  it('flags a run where the peer used more than 90% of a CPU as peer-bound', () => {
+    const options = {
+      duration: 1,
+      connections: 1,
+      mtu: 1500,
+      link: 'xdp',
+      busyPoll: false,
+    } as const;
+    const base = {
+      placement: 'split' as const,
+      clientCpuPct: 40,
+      problems: [],
+      result: result({ workload: 'send', gbps: 1 }),
+      workload: 'send' as const,
+    };
+    const document = buildDocument(
+      options,
+      [
+        { ...base, stack: 'kernel', peer: peer({ cpuPct: 95.25 }) },
+        { ...base, stack: 'utcp', peer: peer({ cpuPct: 50 }) },
+      ],
+      [],
+      { bindMode: 'copy', linkUsed: 'xdp' },
+      {},
+    );
+    expect(document.peer_cpu_pct).toBe(95.3);
+    expect(document.peer_bound).toEqual(['kernel split send']);
+    expect(document.kernel?.send_gbps).toBe(1);
+    expect(document.kernel_offloads?.send_gbps).toBeNull();
+    expect(document.utcp_same?.rr1_p50_us).toBeNull();
+    expect(document.env).toMatchObject({ link: 'xdp', link_used: 'xdp', bind_mode: 'copy' });
+    expect(document.env.placement).toBe('split+same');
   });
 });

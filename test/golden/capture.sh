@@ -99,7 +99,8 @@ client() {
 capture() {
   local file=$1
   shift
-  ip netns exec $A tcpdump -i a0 -nn -U --immediate-mode -Z root -w "$out/$file" 2>"$out/.tcpdump.log" &
+  ip netns exec $A tcpdump -i a0 -nn -U --immediate-mode -Z root -w "$out/$file" \
+    2>"$out/.tcpdump.log" &
   local pid=$!
   for _ in $(seq 50); do
     grep -q listening "$out/.tcpdump.log" 2>/dev/null && break

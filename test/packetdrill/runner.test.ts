@@ -77,7 +77,7 @@ describe('packetdrill runner', () => {
     expect(r.actual).toMatch(/^0 /);
   });
 
-  it('evaluates tcp_info state assertions against the latest descriptor', () => {
+  it('evaluates tcp_info state assertions against the socket under test', () => {
     const ok = run([...LISTEN, '+0 %{ assert tcpi_state == TCPI_LISTEN }%']);
     expect(ok).toEqual({ status: 'PASS' });
     const bad = run([...LISTEN, '+0 %{ assert tcpi_state == TCPI_ESTABLISHED }%']);
@@ -87,5 +87,51 @@ describe('packetdrill runner', () => {
   it('checks an EBADF and errno spellings', () => {
     expect(run(['+0 close(7) = -1 EBADF (Bad file descriptor)'])).toEqual({ status: 'PASS' });
     expect(run(['+0 close(7) = 0'])).toMatchObject({ status: 'FAIL', line: 2, actual: '-1 EBADF' });
+  });
+});
+
+describe('packetdrill runner: SO_LINGER', () => {
+  it('aborts with a RST on close when the linger time is zero', () => {
+    const r = run([
+      ...LISTEN,
+      ...HANDSHAKE,
+      '+0 accept(3, ..., ...) = 4',
+      '+0 setsockopt(4, SOL_SOCKET, SO_LINGER, {l_onoff=1, l_linger=0}, 8) = 0',
+      '+0 close(4) = 0',
+      '+0 > R. 1:1(0) ack 1',
+    ]);
+    expect(r).toEqual({ status: 'PASS' });
+  });
+});
+
+describe('packetdrill runner: data calls', () => {
+  const ACCEPTED = [...LISTEN, ...HANDSHAKE, '+0 accept(3, ..., ...) = 4'];
+
+  it('reads with recvfrom, readv and FIONREAD, and MSG_DONTWAIT does not block', () => {
+    const r = run([
+      ...ACCEPTED,
+      '+0 recv(4, ..., 10, MSG_DONTWAIT) = -1 EAGAIN (Resource temporarily unavailable)',
+      '+0 < P. 1:31(30) ack 1 win 32768',
+      '+0 ioctl(4, FIONREAD, [30]) = 0',
+      '+0 recvfrom(4, ..., 10, 0, ..., ...) = 10',
+      '+0 readv(4, [{..., 5}, {iov_base=..., iov_len=5}], 2) = 10',
+      '+0 ioctl(4, FIONREAD, [10]) = 0',
+      '+0 read(4, ..., 100) = 10',
+    ]);
+    expect(r).toEqual({ status: 'PASS' });
+  });
+
+  it('writes with sendto and writev', () => {
+    const r = run([
+      ...ACCEPTED,
+      '+0 setsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0',
+      '+0 writev(4, [{..., 10}, {..., 20}], 2) = 30',
+      '+0 > P. 1:31(30) ack 1 win 65535',
+      '+0 < . 1:1(0) ack 31 win 32768',
+      '+0 sendto(4, ..., 5, 0, ..., ...) = 5',
+      '+0 > P. 31:36(5) ack 1 win 65535',
+      '+0 ioctl(4, FIONREAD, [1]) = 0',
+    ]);
+    expect(r).toMatchObject({ status: 'FAIL', line: 16, expected: '1', actual: '0' });
   });
 });

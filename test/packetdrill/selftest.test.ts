@@ -3,10 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { collectScripts, runFiles } from '../../lib/cli/packetdrill/command.js';
 import { createCoreHost } from '../../lib/cli/packetdrill/core-host.js';
 import { profile } from '../../lib/cli/packetdrill/profile.js';
 import { runScript } from '../../lib/cli/packetdrill/runner.js';
-import { fixtures } from './suite.js';
+import { findSuite, fixtures } from './suite.js';
 
 const freebsd = profile('freebsd');
 const run = (text: string) => runScript(text, freebsd, createCoreHost);
@@ -85,3 +86,53 @@ describe.each(['active-open-data-close.pkt', 'passive-open-receive.pkt'])(
     }
   },
 );
+
+// The same on scripts of the FreeBSD suite that pass today: the first expected segment gets a
+// wrong window (or flags, when it has no window), the first checked return value a wrong
+// number, and each change must make the script FAIL on that line.
+const suite = findSuite();
+
+describe.skipIf(suite === undefined)('self-test on passing suite scripts', () => {
+  const passing = suite
+    ? runFiles(
+        collectScripts([join(suite, 'state-event-engine'), join(suite, 'snippets')]),
+        'freebsd',
+      )
+        .results.filter((r) => r.status === 'PASS')
+        .map((r) => r.file)
+    : [];
+
+  it('has passing scripts to work on', () => {
+    expect(passing.length).toBeGreaterThan(0);
+  });
+
+  const segmentLine = /^\s*\+?[\d.]+\s+>\s/;
+  const returnLine =
+    /^\s*\+?[\d.]+\s+(close|listen|bind|accept|recv|read|write|send)\(.*\)\s*=\s*(\d+)\s*$/;
+
+  for (const file of passing.slice(0, 12)) {
+    it(`fails where ${file.split('/').slice(-2).join('/')} was changed`, () => {
+      const lines = readFileSync(file, 'utf8').split('\n');
+      const checks: [number, string][] = [];
+      const seg = lines.findIndex((l) => segmentLine.test(l));
+      if (seg >= 0) {
+        const l = lines[seg];
+        const changed = / win \d+/.test(l)
+          ? l.replace(/ win (\d+)/, (_m, w) => ` win ${(+w + 1) % 65536}`)
+          : l.replace(/>\s+(\S+)/, (_m, f) => `> ${f.includes('R') ? 'F.' : 'R.'}`);
+        checks.push([seg, changed]);
+      }
+      const ret = lines.findIndex((l) => returnLine.test(l));
+      if (ret >= 0)
+        checks.push([ret, lines[ret].replace(/=\s*(\d+)\s*$/, (_m, n) => `= ${+n + 1}`)]);
+      expect(checks.length).toBeGreaterThan(0);
+      for (const [index, changed] of checks) {
+        expect(changed).not.toBe(lines[index]);
+        const text = lines.map((l, i) => (i === index ? changed : l)).join('\n');
+        const result = run(text);
+        expect(result.status, `${file}:${index + 1}`).toBe('FAIL');
+        expect(result.line).toBe(index + 1);
+      }
+    });
+  }
+});

@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
+import { ensureBuilt } from '../bench/build.js';
 import { describeNeeding, ETHTOOL, IP } from '../helpers/needs.js';
 
 const run = promisify(execFile);
@@ -15,7 +16,7 @@ async function pids(pattern: string): Promise<string> {
 
 describeNeeding(['root', IP, ETHTOOL, TASKSET], 'utcp bench interrupted', () => {
   beforeAll(async () => {
-    await run('npx', ['tsc', '-p', 'tsconfig.build.json']);
+    await ensureBuilt();
   }, 60_000);
 
   it.each([

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Run, Summary } from '../../lib/cli/bench/report.js';
+import { ensureBuilt } from '../bench/build.js';
 import { describeNeeding, ETHTOOL, IP } from '../helpers/needs.js';
 
 const run = promisify(execFile);
@@ -34,7 +35,7 @@ describeNeeding(['root', IP, ETHTOOL, TASKSET], 'utcp bench -d 2 --json', () => 
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'utcp-bench-smoke-'));
-    await run('npx', ['tsc', '-p', 'tsconfig.build.json']);
+    await ensureBuilt();
     const file = path.join(dir, 'bench.json');
     // Exit status 1 means a problem was found; the document lists it and the checks below
     // say which.
@@ -58,12 +59,20 @@ describeNeeding(['root', IP, ETHTOOL, TASKSET], 'utcp bench -d 2 --json', () => 
     expect(stdout).not.toContain(lab.peerNamespace);
   });
 
-  it('measured the kernel both ways, and the peer agrees with every run', () => {
-    expect(document.kernel).not.toBeNull();
-    expect(document.kernel_offloads).not.toBeNull();
-    expect(document.problems.filter((p) => p.includes('peer disagrees'))).toEqual([]);
+  it('measured every stack and placement, and the peer agrees with every run', () => {
+    for (const key of Object.keys(STACKS)) {
+      const summary = document[key] as Summary | null;
+      expect(summary, key).not.toBeNull();
+      for (const [figure, value] of Object.entries(summary!)) {
+        if (key.endsWith('_same') && !figure.startsWith('rr') && figure !== 'cpu_pct') continue;
+        expect(value, `${key}.${figure}`).not.toBeNull();
+      }
+    }
+    expect(document.problems).toEqual([]);
     for (const entry of document.runs) expect(entry.problems).toEqual([]);
     expect(document.peer_cpu_pct).toBeGreaterThan(0);
+    expect(document.env.link_used).toBe('xdp');
+    expect(document.env.bind_mode).toMatch(/copy|zerocopy/);
     for (const key of ['kernel', 'cpu_model', 'mtu', 'link', 'placement', 'node', 'date']) {
       expect(document.env[key]).toBeDefined();
     }
@@ -130,6 +139,7 @@ describeNeeding(['root', IP, ETHTOOL, TASKSET], 'utcp bench -d 2 --json', () => 
         expect(summary.cpu_pct).toBeLessThanOrEqual(100 * os.availableParallelism());
       }
     }
-    expect(checked).toBeGreaterThanOrEqual(10);
+    // Five figures for each of kernel, kernel_offloads and utcp, two for each placement `same`.
+    expect(checked).toBe(19);
   });
 });

@@ -98,7 +98,7 @@ export class SimNode {
         transmit: (segment) => network.transmit(this, segment),
         event: (conn, kind) => this.pending.push({ conn, kind }),
       },
-      { secret, params },
+      { secret, params, initialSequenceNumber: network.isn },
     );
   }
 }
@@ -114,6 +114,12 @@ export class SimNetwork {
   private readonly busyUntil = new Map<number, number>();
   sent = 0;
   lost = 0;
+  steps = 0;
+  trace: string[] = [];
+  /** A livelock (no progress in virtual time) shows up as too many steps. */
+  stepBudget = 500_000;
+  /** ISN override for every node (undefined: RFC 6528). */
+  isn: ((now: number, conn: TcpConnection) => number) | undefined = undefined;
   /** Called after every core call so applications can react to events. */
   onEvents: (node: SimNode) => void = () => {};
 
@@ -132,6 +138,12 @@ export class SimNetwork {
 
   transmit(from: SimNode, seg: OutboundSegment): void {
     const h = seg.header;
+    if ((globalThis as Record<string, unknown>).SIMDEBUG) {
+      this.trace.push(
+        `${this.now} ${seg.localAddress === 0xc6120001 ? 'C' : 'S'}${h.srcPort}>${h.dstPort} f${h.flags.toString(16)} s${h.seq} a${h.ack} w${h.window} l${seg.payloadLength}`,
+      );
+      if (this.trace.length > 40) this.trace.shift();
+    }
     const length = h.headerLength + seg.payloadLength;
     const bytes = new Uint8Array(length);
     writeTcp(bytes, 0, h);
@@ -212,6 +224,9 @@ export class SimNetwork {
   /** Advances virtual time event by event until `done()` or `limit` (µs). */
   run(done: () => boolean, limit: number): boolean {
     while (!done()) {
+      if (++this.steps > this.stepBudget) {
+        throw new Error(`simulation exceeded ${this.stepBudget} steps at ${this.now} µs`);
+      }
       const t = this.nextTime();
       if (t === Infinity || t > limit) return done();
       if (t > this.now) this.now = t;

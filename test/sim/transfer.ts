@@ -45,6 +45,8 @@ export interface TransferOptions {
   params?: Partial<TcpParams>;
   /** Virtual-time limit in microseconds. */
   limit?: number;
+  /** Start every connection this far below 2^32, so sequence numbers wrap. */
+  isnBelowWrap?: number;
 }
 
 export interface TransferResult {
@@ -63,6 +65,8 @@ function sha(data: Uint8Array): string {
 
 export function runTransfer(options: TransferOptions): TransferResult {
   const net = new SimNetwork(options.seed, options.impairment);
+  const below = options.isnBelowWrap;
+  if (below !== undefined) net.isn = (_now, conn) => 2 ** 32 - below - conn.localPort;
   const params: Partial<TcpParams> = { msl: 2_000_000, ...options.params };
   const client = net.addNode(CLIENT, params);
   const server = net.addNode(SERVER, params);
@@ -144,13 +148,67 @@ export function runTransfer(options: TransferOptions): TransferResult {
   const finished = (): boolean =>
     endpoints.length === 2 * options.connections &&
     endpoints.every((ep) => ep.closedEvent || ep.error !== null);
-  net.run(finished, limit);
+  try {
+    net.run(finished, limit);
+  } catch (err) {
+    if ((globalThis as Record<string, unknown>).SIMDEBUG) {
+      for (const ep of endpoints) {
+        const c = ep.conn;
+        console.log(
+          ep.node === client ? 'client' : 'server',
+          c.state,
+          c.sndUna,
+          c.sndNxt,
+          c.sndMax,
+          c.sndWnd,
+          c.cwnd,
+          c.rcvNxt,
+          c.rcvAdv,
+          c.receiveBuffer.length,
+          c.sendBuffer.length,
+          c.deadline,
+          c.retransmitAt,
+          c.persistAt,
+          c.delayedAckAt,
+          ep.sent,
+          ep.received,
+        );
+      }
+    }
+    if ((globalThis as Record<string, unknown>).SIMDEBUG) console.log(net.trace.join('\n'));
+    throw err;
+  }
   // Let TIME_WAIT and any straggler run out.
   net.run(
     () => client.core.connectionCount === 0 && server.core.connectionCount === 0,
     net.now + 600_000_000,
   );
   server.core.closeListener(net.now, listener);
+  if ((globalThis as Record<string, unknown>).SIMDEBUG) {
+    for (const ep of endpoints) {
+      const c = ep.conn;
+      console.log(ep.node === client ? 'client' : 'server', c.state, {
+        sent: ep.sent,
+        received: ep.received,
+        eof: ep.eof,
+        shut: ep.shutDown,
+        closeCalled: ep.closeCalled,
+        sndUna: c.sndUna,
+        sndNxt: c.sndNxt,
+        sndMax: c.sndMax,
+        sndWnd: c.sndWnd,
+        rcvNxt: c.rcvNxt,
+        buf: c.sendBuffer.length,
+        rbuf: c.receiveBuffer.length,
+        deadline: c.deadline,
+        released: c.released,
+        persistAt: c.persistAt,
+        retransmitAt: c.retransmitAt,
+        backoff: c.backoff,
+        err: c.error,
+      });
+    }
+  }
 
   const result = (failure: string | null): TransferResult => ({
     ok: failure === null,
@@ -211,6 +269,7 @@ export function scenarioForSeed(seed: number, scale = 1): TransferOptions {
   const size = (): number => Math.floor(pick([0, 1, 100, 1460, 5000, 70_000, 300_000]) * scale);
   return {
     seed,
+    isnBelowWrap: pick([undefined, undefined, 1_000, 200_000]),
     connections: pick([1, 1, 2, 3]),
     upload: size(),
     download: size(),

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ethernetHeader } from './records.js';
 import {
   BROADCAST_MAC,
   ETHERTYPE_ARP,
@@ -29,7 +30,11 @@ describe('Ethernet', () => {
         fc.nat(100),
         (dst, src, etherType, tci, pad, payload) => {
           const buf = new Uint8Array(pad + 18 + payload);
-          const headerLength = writeEthernet(buf, pad, dst, src, etherType, tci ?? -1);
+          const headerLength = writeEthernet(
+            buf,
+            pad,
+            ethernetHeader(dst, src, etherType, tci ?? -1),
+          );
           expect(headerLength).toBe(tci === undefined ? 14 : 18);
           const length = headerLength + payload;
           const h = new EthernetHeader();
@@ -56,7 +61,7 @@ describe('Ethernet', () => {
     expect(parseEthernet(new Uint8Array(13), 0, 13, h)).toBe('eth-truncated');
     expect(parseEthernet(new Uint8Array(20), 10, 14, h)).toBe('eth-truncated');
     const tagged = new Uint8Array(17);
-    writeEthernet(tagged, 0, 1, 2, ETHERTYPE_IPV4, 5);
+    writeEthernet(tagged, 0, ethernetHeader(1, 2, ETHERTYPE_IPV4, 5));
     expect(parseEthernet(tagged, 0, 17, h)).toBe('eth-truncated');
     const llc = new Uint8Array(60);
     llc[12] = 0x00;

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ethernetHeader } from './records.js';
 import { ARP_REQUEST, ArpPacket, writeArp } from '../../lib/wire/arp.js';
 import { ipv4PseudoHeaderSum } from '../../lib/wire/checksum.js';
 import {
@@ -45,7 +46,11 @@ function tcpFrame(payload: number, vlanTci = -1, seq = 1000): Uint8Array {
   ip.dontFragment = true;
   ip.totalLength = 20 + 32 + payload;
   const buf = new Uint8Array(18 + ip.totalLength);
-  let at = writeEthernet(buf, 0, 0x020000000002, 0x020000000001, ETHERTYPE_IPV4, vlanTci);
+  let at = writeEthernet(
+    buf,
+    0,
+    ethernetHeader(0x020000000002, 0x020000000001, ETHERTYPE_IPV4, vlanTci),
+  );
   at += writeIpv4(buf, at, ip);
   const headerLength = writeTcp(buf, at, tcp);
   for (let i = 0; i < payload; i++) buf[at + headerLength + i] = i;
@@ -106,7 +111,7 @@ describe('whole frames', () => {
   it('tells ARP, ICMP and other EtherTypes apart', () => {
     const frame = new Frame();
     const arp = new Uint8Array(42);
-    writeEthernet(arp, 0, 0xffffffffffff, 1, ETHERTYPE_ARP);
+    writeEthernet(arp, 0, ethernetHeader(0xffffffffffff, 1, ETHERTYPE_ARP));
     const packet = new ArpPacket();
     packet.operation = ARP_REQUEST;
     writeArp(arp, 14, packet);
@@ -115,7 +120,7 @@ describe('whole frames', () => {
     expect(parseFrame(arp, 0, 41, frame)).toBe('arp-truncated');
 
     const icmp = new Uint8Array(14 + 20 + 8);
-    writeEthernet(icmp, 0, 2, 1, ETHERTYPE_IPV4);
+    writeEthernet(icmp, 0, ethernetHeader(2, 1, ETHERTYPE_IPV4));
     const ip = new Ipv4Header();
     ip.protocol = PROTOCOL_ICMP;
     ip.totalLength = 28;
@@ -127,7 +132,7 @@ describe('whole frames', () => {
     expect(parseFrame(icmp, 0, icmp.length, frame, true)).toBe('icmp-bad-checksum');
 
     const ipv6 = new Uint8Array(60);
-    writeEthernet(ipv6, 0, 2, 1, ETHERTYPE_IPV6);
+    writeEthernet(ipv6, 0, ethernetHeader(2, 1, ETHERTYPE_IPV6));
     expect(parseFrame(ipv6, 0, 60, frame)).toBeUndefined();
     expect(frame.kind).toBe('other');
   });

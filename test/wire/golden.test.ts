@@ -76,8 +76,7 @@ function kinds(frame: Frame): number[] {
 /** Build the frame again from its parsed records with the writers; must give the same bytes. */
 function rebuild(original: Uint8Array, frame: Frame): Uint8Array {
   const out = new Uint8Array(original.length);
-  const eth = frame.ethernet;
-  let at = writeEthernet(out, 0, eth.dst, eth.src, eth.etherType);
+  let at = writeEthernet(out, 0, frame.ethernet);
   if (frame.kind === 'arp') {
     writeArp(out, at, frame.arp);
     return out;

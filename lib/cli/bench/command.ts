@@ -7,12 +7,15 @@
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createBenchLab, type BenchLab } from './bench-lab.js';
 import { checkAgainstPeer } from './check.js';
 import { renderHtml } from './html.js';
 import type { LineChild } from './lines.js';
+import { memoryArena } from './memory.js';
+import { summarizeProfile, type ProfileSummary } from './profile.js';
 import { StatusLine } from './progress.js';
 import {
   formatTable,
@@ -37,6 +40,8 @@ export interface BenchOptions {
   only?: 'throughput' | 'latency' | 'crr';
   json?: string;
   html?: string;
+  /** Directory for V8 CPU profiles of the client processes. */
+  cpuProf?: string;
 }
 
 const SETS: Record<NonNullable<BenchOptions['only']>, WorkloadName[]> = {
@@ -93,6 +98,7 @@ export function registerBench(program: Command): void {
     )
     .option('--json <file>', 'write the figures as JSON')
     .option('--html <file>', 'write a self-contained HTML report')
+    .option('--cpu-prof <dir>', 'profile each client process (V8 .cpuprofile files in <dir>)')
     .action(async (options: BenchOptions) => {
       process.exitCode = await runBench(options);
     });
@@ -195,7 +201,11 @@ async function labArena(options: BenchOptions): Promise<Arena> {
         mtu: options.mtu,
         busyPoll: options.busyPoll,
       };
-      return startClientProcess(lab, kind, cpusFor(step.placement).client, utcp, children);
+      const profile = options.cpuProf
+        ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProf, '--cpu-prof-name', profileName(step)]
+        : [];
+      const cpu = cpusFor(step.placement).client;
+      return startClientProcess(lab, kind, cpu, utcp, children, profile);
     },
     async close() {
       await Promise.all([...children].map((child) => child.close()));
@@ -207,13 +217,13 @@ async function labArena(options: BenchOptions): Promise<Arena> {
   };
 }
 
+function profileName(step: PlanStep): string {
+  return `${step.stack}-${step.placement}.cpuprofile`;
+}
+
 export async function runBench(options: BenchOptions): Promise<number> {
   const status = new StatusLine();
-  if (options.link === 'memory') {
-    status.log('utcp bench --link memory: not available in this build (needs the utcp stack).');
-    return 1;
-  }
-  const missing = await missingPrivileges();
+  const missing = options.link === 'memory' ? undefined : await missingPrivileges();
   if (missing) {
     status.log(missing);
     status.log(
@@ -239,9 +249,11 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const runs: Run[] = [];
   const problems: string[] = [];
   let bindMode: string | null = null;
+  let linkUsed: string | null = null;
+  const profiles: Record<string, ProfileSummary> = {};
   try {
-    status.update('building the lab');
-    arena = await labArena(options);
+    status.update(options.link === 'memory' ? 'starting two utcp stacks' : 'building the lab');
+    arena = options.link === 'memory' ? await memoryArena(options.mtu) : await labArena(options);
     if (interrupted) {
       await arena.close();
       return 130;
@@ -260,6 +272,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
       }
       if (interrupted) break;
       bindMode = client.bindMode ?? bindMode;
+      if (step.stack === 'utcp') linkUsed = client.linkKind;
       for (const workload of step.workloads) {
         if (interrupted) break;
         const entry = await runOne(arena, client, step, workload, options, status);
@@ -270,6 +283,12 @@ export async function runBench(options: BenchOptions): Promise<number> {
         }
       }
       await client.close();
+      if (options.cpuProf && options.link !== 'memory') {
+        const file = path.join(options.cpuProf, profileName(step));
+        const summary = await summarizeProfile(file).catch((error: Error) => error);
+        if (summary instanceof Error) problems.push(`profile ${file}: ${summary.message}`);
+        else profiles[`${step.stack} ${step.placement}`] = summary;
+      }
     }
     if (interrupted) return 130;
     await arena.close();
@@ -284,7 +303,8 @@ export async function runBench(options: BenchOptions): Promise<number> {
   }
   status.clear();
 
-  const document = buildDocument(options, runs, problems, bindMode, arena.record);
+  const document = buildDocument(options, runs, problems, { bindMode, linkUsed }, arena.record);
+  if (options.cpuProf) document.profiles = withSegmentCosts(profiles, runs);
   process.stdout.write(formatReport(document));
   if (options.json) await writeFile(options.json, JSON.stringify(document, null, 2) + '\n');
   if (options.html) await writeFile(options.html, await renderHtml(document));
@@ -331,6 +351,7 @@ async function runOne(
     clientCpuPct: outcome.cpuPct,
     peer,
     problems: checkAgainstPeer(outcome.result, peer),
+    ...(outcome.stackStats ? { stackStats: outcome.stackStats } : {}),
   };
   status.log(describeRun(name, entry));
   return entry;
@@ -347,13 +368,41 @@ export interface BenchDocument {
   env: Record<string, unknown>;
   problems: string[];
   runs: Run[];
+  /** With `--cpu-prof`: per client process, where its CPU time went. */
+  profiles?: Record<
+    string,
+    ProfileSummary & { segments: number | null; usPerSegment: number | null }
+  >;
 }
 
-function buildDocument(
+/** TCP segments a utcp client handled in a step, from its counters after the last run. */
+function segmentsOf(runs: Run[], stack: string, placement: string): number | null {
+  const last = runs.filter((r) => `${r.stack} ${r.placement}` === `${stack} ${placement}`).at(-1);
+  const tcp = (last?.stackStats as { tcp?: Record<string, number> } | undefined)?.tcp;
+  if (!tcp) return null;
+  return (tcp.tcpInSegs ?? 0) + (tcp.tcpOutSegs ?? 0);
+}
+
+function withSegmentCosts(
+  profiles: Record<string, ProfileSummary>,
+  runs: Run[],
+): NonNullable<BenchDocument['profiles']> {
+  const out: NonNullable<BenchDocument['profiles']> = {};
+  for (const [key, summary] of Object.entries(profiles)) {
+    const [stack, placement] = key.split(' ');
+    const segments = segmentsOf(runs, stack, placement);
+    const usPerSegment =
+      segments && segments > 0 ? Number(((summary.busyMs * 1000) / segments).toFixed(2)) : null;
+    out[key] = { ...summary, segments, usPerSegment };
+  }
+  return out;
+}
+
+export function buildDocument(
   options: BenchOptions,
   runs: Run[],
   problems: string[],
-  bindMode: string | null,
+  link: { bindMode: string | null; linkUsed: string | null },
   record: Record<string, unknown>,
 ): BenchDocument {
   const steps = plan(options);
@@ -384,9 +433,10 @@ function buildDocument(
       cpus: os.availableParallelism(),
       mtu: options.mtu,
       link: options.link,
-      bind_mode: bindMode,
+      link_used: link.linkUsed,
+      bind_mode: link.bindMode,
       busy_poll: options.busyPoll,
-      placement: second ? 'split+same' : primary,
+      placement: options.link === 'memory' ? 'one process' : second ? 'split+same' : primary,
       cpus_split: cpusFor('split'),
       cpus_same: cpusFor('same'),
       duration_s: options.duration,
@@ -405,7 +455,10 @@ function buildDocument(
 
 function formatReport(document: BenchDocument): string {
   const placement = String(document.env.placement).split('+')[0];
-  let text = `placement ${placement}:\n`;
+  let text =
+    document.env.link === 'memory'
+      ? `${String(document.env.note)}:\n`
+      : `placement ${placement}:\n`;
   text += formatTable([
     ['kernel', document.kernel],
     ['kernel_offloads', document.kernel_offloads],
@@ -425,6 +478,17 @@ function formatReport(document: BenchDocument): string {
   }
   if (document.peer_bound.length > 0) {
     text += `peer-bound (peer above ${PEER_BOUND_PCT}% of a CPU): ${document.peer_bound.join(', ')}\n`;
+  }
+  for (const [key, profile] of Object.entries(document.profiles ?? {})) {
+    if (!key.startsWith('utcp')) continue;
+    const perSegment =
+      profile.usPerSegment === null
+        ? ''
+        : `, ${profile.usPerSegment} µs per segment over ${profile.segments} segments`;
+    text += `\n${key} client: ${profile.busyMs} ms of CPU${perSegment}; by self time:\n`;
+    for (const f of profile.top.slice(0, 12)) {
+      text += `  ${f.pct.toFixed(1).padStart(5)}%  ${f.where}\n`;
+    }
   }
   for (const problem of document.problems) text += `problem: ${problem}\n`;
   return text;

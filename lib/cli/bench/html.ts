@@ -102,7 +102,7 @@ for (const workload of ['send', 'recv', 'crr']) {
   chart(throughputTitles[workload], {
     scales: { x: { time: false } },
     axes: [{ label: 'seconds' }, { label: workload === 'crr' ? 'per second' : 'Gbit/s' }],
-    series: [{ label: 's' }, ...picked.map((r, i) => ({ label: r.name, stroke: colors[i % 6] }))],
+    series: [{ label: 'seconds' }, ...picked.map((r, i) => ({ label: r.name, stroke: colors[i % 6] }))],
   }, data);
 }
 // Latency: percentile on a log scale of 1/(1 - p), as HdrHistogram plots it.
@@ -117,7 +117,8 @@ for (const workload of ['rr1', 'rr1k']) {
   chart(latencyTitles[workload], {
     scales: { x: { time: false }, y: { distr: 3 } },
     axes: [
-      { label: 'percentile', values: (u, splits) => splits.map((v) => (100 * (1 - Math.pow(10, -v))).toPrecision(6).replace(/\\.?0+$/, '') + '%') },
+      { label: 'percentile', splits: () => [0, 1, 2, 3, 4, 5],
+        values: (u, splits) => splits.map((v) => ['0%', '90%', '99%', '99.9%', '99.99%', '99.999%'][v] ?? '') },
       { label: 'µs' },
     ],
     series: [{ label: 'percentile', value: (u, v) => v == null ? '' : (100 * (1 - Math.pow(10, -v))).toFixed(3) + '%' },

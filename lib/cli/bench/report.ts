@@ -18,6 +18,8 @@ export interface Run {
   peer: PeerCounts;
   /** Disagreements with the peer's counts; a run with any is not reported. */
   problems: string[];
+  /** utcp's counters after the run (retransmissions, drops by reason, gauges). */
+  stackStats?: unknown;
 }
 
 export interface Summary {

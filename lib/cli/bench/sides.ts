@@ -25,11 +25,15 @@ export interface ClientOutcome {
   result: WorkloadResult;
   /** CPU use of the client's process during the workload, % of one CPU. */
   cpuPct: number | null;
+  /** utcp's `stack.stats()` after the workload (counters since the stack started). */
+  stackStats?: unknown;
 }
 
 export interface ClientSide {
   /** How the utcp link bound (AF_XDP copy or zero-copy), when the link says. */
   readonly bindMode: string | null;
+  /** The link the client's stack used: 'kernel', 'xdp', 'packet' or 'memory'. */
+  readonly linkKind: string;
   run(job: Job, onProgress: (progress: Progress) => void): Promise<ClientOutcome>;
   close(): Promise<void>;
   kill(): void;
@@ -92,10 +96,11 @@ export async function startClientProcess(
   cpu: number,
   utcp: UtcpClientOptions,
   registry: Set<LineChild>,
+  nodeOptions: readonly string[] = [],
 ): Promise<ClientSide> {
   const child = new LineChild('ip', lab.ipExec('client', [
     'taskset', '-c', String(cpu),
-    process.execPath, script('runner'), kind, JSON.stringify(utcp),
+    process.execPath, ...nodeOptions, script('runner'), kind, JSON.stringify(utcp),
   ]), registry); // prettier-ignore
   const ready = await child.next();
   if (ready.type !== 'ready') {
@@ -104,13 +109,18 @@ export async function startClientProcess(
   }
   return {
     bindMode: typeof ready.bindMode === 'string' ? ready.bindMode : null,
+    linkKind: typeof ready.linkKind === 'string' ? ready.linkKind : kind,
     async run(job, onProgress) {
       child.onProgress((message) => onProgress(message.progress as Progress));
       child.send(JSON.stringify(job));
       const answer = await child.next();
       child.onProgress(null);
       if (answer.type !== 'result') throw childError(`${kind} client`, answer);
-      return { result: answer.result as WorkloadResult, cpuPct: answer.cpuPct as number };
+      return {
+        result: answer.result as WorkloadResult,
+        cpuPct: answer.cpuPct as number,
+        stackStats: answer.stackStats ?? undefined,
+      };
     },
     close: () => child.close(),
     kill: () => child.kill(),

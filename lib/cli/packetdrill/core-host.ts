@@ -22,7 +22,7 @@ import {
   type TcpEventKind,
 } from '../../tcp/core.js';
 import { TcpError } from '../../tcp/errors.js';
-import { type TcpParams } from '../../tcp/params.js';
+import { type TcpParams, resolveParams } from '../../tcp/params.js';
 import { ESTABLISHED, stateName } from '../../tcp/states.js';
 import {
   type CallResult,
@@ -51,6 +51,8 @@ interface SocketRecord {
   options: ConnectionOptions & Partial<TcpParams>;
   /** SO_ERROR already reported for conn.error. */
   errorReported: boolean;
+  /** SO_LINGER time in seconds, -1 when off: 0 makes close() abort with a RST. */
+  linger: number;
   closed: boolean;
 }
 
@@ -118,6 +120,7 @@ class CoreHost implements TcpHost {
       options,
       payloadLength: segment.payloadLength,
       ecn: segment.ecn,
+      payloadMismatch: firstNonZero(segment.payload, segment.payloadOffset, segment.payloadLength),
     });
   }
 
@@ -196,8 +199,10 @@ class CoreHost implements TcpHost {
     );
   }
 
+  /** A sysctl mid-run changes the core's parameters, which connections share unless a
+   *  socket option gave them their own (as FreeBSD sysctls reach existing connections). */
   setParams(params: Partial<TcpParams>): void {
-    Object.assign(this.core.params, params);
+    Object.assign(this.core.params, resolveParams({ ...this.core.params, ...params }));
   }
 
   // ---- sockets ----
@@ -209,7 +214,7 @@ class CoreHost implements TcpHost {
   }
 
   socket(): HostSocket {
-    this.sockets.push({ options: {}, errorReported: false, closed: false });
+    this.sockets.push({ options: {}, errorReported: false, linger: -1, closed: false });
     return this.sockets.length - 1;
   }
 
@@ -269,7 +274,7 @@ class CoreHost implements TcpHost {
     if (!r.listener) return ERR('EINVAL');
     const conn = this.core.accept(r.listener);
     if (conn === null) return ERR('EAGAIN');
-    this.sockets.push({ conn, options: {}, errorReported: false, closed: false });
+    this.sockets.push({ conn, options: {}, errorReported: false, linger: -1, closed: false });
     return OK(this.sockets.length - 1);
   }
 
@@ -295,6 +300,10 @@ class CoreHost implements TcpHost {
     }
   }
 
+  readable(s: HostSocket): number {
+    return this.record(s).conn?.receiveBuffer.length ?? 0;
+  }
+
   shutdown(s: HostSocket, how: 'read' | 'write' | 'both'): CallResult {
     const conn = this.record(s).conn;
     if (conn === undefined) return ERR('ENOTCONN');
@@ -311,7 +320,9 @@ class CoreHost implements TcpHost {
     r.closed = true;
     try {
       if (r.listener) this.core.closeListener(this.now, r.listener);
-      if (r.conn) this.core.close(this.now, r.conn);
+      // SO_LINGER with a zero time: close(2) aborts (RFC 9293 3.10.5 ABORT).
+      if (r.conn && r.linger === 0) this.core.abort(this.now, r.conn);
+      else if (r.conn) this.core.close(this.now, r.conn);
       return OK(0);
     } catch (e) {
       return failure(e);
@@ -356,6 +367,11 @@ class CoreHost implements TcpHost {
     const r = this.record(s);
     const o: ConnectionOptions & Partial<TcpParams> = {};
     switch (name) {
+      case 'SO_LINGER':
+        // Limitation: a non-zero linger time closes as without it (close never blocks here);
+        // fixing it needs close() to wait for the FIN to be acknowledged.
+        r.linger = value;
+        return OK(0);
       case 'SO_REUSEADDR':
       case 'SO_REUSEPORT':
         // Every run binds on a fresh core, so address reuse changes nothing.
@@ -445,6 +461,11 @@ class CoreHost implements TcpHost {
       if (stateName(conn.state) === state) this.core.abort(this.now, conn);
     }
   }
+}
+
+function firstNonZero(buf: Uint8Array, offset: number, length: number): number {
+  for (let i = 0; i < length; i++) if (buf[offset + i] !== 0) return i;
+  return -1;
 }
 
 /** Every option of a written header as packetdrill iterates it: padding EOLs included. */

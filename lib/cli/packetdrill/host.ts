@@ -37,6 +37,9 @@ export interface WireSegment {
 export interface EmittedSegment extends WireSegment {
   /** Virtual time at which the host sent it, in microseconds. */
   time: number;
+  /** Offset of the first payload byte that differs from what the application wrote (the
+   *  runner writes and injects zeros, as packetdrill does), or -1 when all match. */
+  payloadMismatch: number;
 }
 
 /** An ICMP error quoting a segment the host sent (RFC 792, RFC 5927). */
@@ -84,6 +87,8 @@ export interface TcpHost {
   send(s: HostSocket, length: number): CallResult;
   /** Bytes read (0 at end of stream), or EAGAIN when nothing is there yet. */
   recv(s: HostSocket, length: number, peek: boolean): CallResult;
+  /** Bytes ready to read (FIONREAD). */
+  readable(s: HostSocket): number;
   shutdown(s: HostSocket, how: 'read' | 'write' | 'both'): CallResult;
   close(s: HostSocket): CallResult;
   /** SO_ERROR: the pending error (errno name) or undefined; reading it clears it. */

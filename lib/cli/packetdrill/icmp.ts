@@ -39,3 +39,50 @@ export function icmpKind(type: number, code: number): IcmpErrorKind | undefined 
       return undefined;
   }
 }
+
+/** packetdrill's names of ICMPv4 unreachable codes (RFC 792, RFC 1812 5.2.7.1). */
+const UNREACHABLE_CODES: Record<string, number> = {
+  net_unreachable: 0,
+  host_unreachable: 1,
+  protocol_unreachable: 2,
+  port_unreachable: 3,
+  frag_needed: 4,
+  source_route_failed: 5,
+  net_unknown: 6,
+  host_unknown: 7,
+  source_host_isolated: 8,
+  net_prohibited: 9,
+  host_prohibited: 10,
+  net_unreachable_for_tos: 11,
+  host_unreachable_for_tos: 12,
+  packet_filtered: 13,
+  precedence_violation: 14,
+  precedence_cutoff: 15,
+};
+
+/** ICMPv4 type and code for packetdrill's names (RFC 792, RFC 1812 5.2.7.1). */
+export function icmpCodes(
+  type: string,
+  code: string | undefined,
+): { type: number; code: number } | undefined {
+  switch (type) {
+    case 'unreachable': {
+      const c = code === undefined ? undefined : UNREACHABLE_CODES[code];
+      return c === undefined ? undefined : { type: 3, code: c };
+    }
+    case 'source_quench':
+      return { type: 4, code: 0 };
+    case 'redirect':
+      return { type: 5, code: 0 };
+    case 'time_exceeded':
+      if (code === 'ttl_exceeded_in_transit' || code === undefined) return { type: 11, code: 0 };
+      if (code === 'frag_reass_exceeded') return { type: 11, code: 1 };
+      return undefined;
+    case 'parameter_problem': {
+      const m = /^code_(\d+)$/.exec(code ?? 'code_0');
+      return m ? { type: 12, code: Number(m[1]) } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}

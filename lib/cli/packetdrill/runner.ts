@@ -9,8 +9,8 @@
 // (`--tolerance_usecs`, 4 ms by default) of its time; it is matched on flags, sequence and
 // acknowledgment numbers, window, urgent pointer, options in order with their values
 // (timestamp values excepted, as in packetdrill) and payload length. A system call that would
-// block on a blocking socket waits in virtual time while the script goes on, and its result is
-// checked when it returns.
+// block on a blocking socket waits in virtual time: written `a...b`, in the background while
+// the script goes on, and it must return at b; otherwise the script waits for it.
 
 import { type TcpParams } from '../../tcp/params.js';
 import {
@@ -24,7 +24,6 @@ import {
 import {
   type CallResult,
   type EmittedSegment,
-  type HostSocket,
   type TcpHost,
   type WireOption,
   type WireSegment,
@@ -34,7 +33,6 @@ import { type Profile, applySysctl } from './profile.js';
 import { checkPython } from './python.js';
 import {
   type EventTime,
-  type Expr,
   type PacketEvent,
   type Script,
   type ScriptEvent,
@@ -43,6 +41,9 @@ import {
   type TcpSpec,
 } from './script.js';
 import { shellAction } from './shell.js';
+import { Handled, SCRIPT_PORT, SocketCalls, type Waiter } from './syscalls.js';
+import { icmpCodes } from './icmp.js';
+import { Failure, expectResult } from './values.js';
 import { describeSkip, skipFromScript, skipFromText } from './skip.js';
 
 export interface RunResult {
@@ -63,45 +64,21 @@ export type HostFactory = (config: HostConfig) => TcpHost;
 
 /** packetdrill's default --tolerance_usecs. */
 const DEFAULT_TOLERANCE = 4_000;
-/** packetdrill's default ports: bind() and connect() use 8080. */
-const SCRIPT_PORT = 8080;
 /** The remote end's port for connections the host accepts. */
 const REMOTE_CLIENT_PORT = 51000;
 /** How far a `*` event or a blocking call may wait, in virtual time. */
 const HORIZON = 20 * 60 * 1_000_000;
-
-// FreeBSD <fcntl.h>.
-const O_RDWR = 0x0002;
-const O_NONBLOCK = 0x0004;
+/** Runs of a timer that stays due before the runner gives up on the core. */
+const STALL_LIMIT = 1_000;
 
 const ACK = 0x10;
 const URG = 0x20;
 const SYN = 0x02;
 
-class Failure extends Error {
-  constructor(
-    readonly line: number,
-    readonly reason: string,
-    readonly expected?: string,
-    readonly actual?: string,
-  ) {
-    super(reason);
-  }
-}
-
-/** A call on a closed descriptor whose EBADF the script expected. */
-class Handled extends Error {}
-
 const ECN_CODEPOINT: Record<string, number> = { noecn: 0, ect1: 1, ect0: 2, ce: 3 };
-
-interface Descriptor {
-  socket: HostSocket;
-  nonblocking: boolean;
-}
 
 interface PendingCall {
   event: SyscallEvent;
-  fd: number;
   /** When the script says it returns (`a...b`), if it says so. */
   end: number | undefined;
   /** Tries the call again; undefined while it still blocks. */
@@ -138,11 +115,11 @@ export function runScript(source: string, profile: Profile, createHost: HostFact
   }
 }
 
-class Run {
+class Run implements Waiter {
   private readonly tolerance: number;
   private readonly params: Partial<TcpParams>;
   private host: TcpHost | undefined;
-  private readonly fds = new Map<number, Descriptor>();
+  private readonly calls = new SocketCalls();
   private readonly output: EmittedSegment[] = [];
   private pending: PendingCall | undefined;
   /** Base for relative times. */
@@ -152,11 +129,11 @@ class Run {
   /** Timestamp values: the first script/actual pair and every exact pair seen. */
   private tsBase: { script: number; actual: number } | undefined;
   private readonly tsValues = new Map<number, number>();
-  /** The descriptor of the latest system call, for tcp_info. */
-  private lastFd: number | undefined;
-  private activeTuple: { localPort: number; remotePort: number } | undefined;
   /** The script's return time of the system call being run. */
   private callEnd: number | undefined;
+  /** The line being run, and how many times in a row a timer failed to move. */
+  private currentLine = 0;
+  private stalls = 0;
 
   constructor(
     private readonly script: Script,
@@ -187,6 +164,7 @@ class Run {
           throw new Failure(event.line, `the core rejected the parameters: ${String(e)}`);
         }
       }
+      this.currentLine = event.line;
       try {
         this.step(this.host, event);
       } catch (e) {
@@ -247,7 +225,7 @@ class Run {
             throw new Failure(this.pending.event.line, 'blocking call never returned');
         }
         try {
-          this.syscall(host, event);
+          this.calls.run(host, event, this);
         } catch (e) {
           if (!(e instanceof Handled)) throw e;
         }
@@ -256,8 +234,8 @@ class Run {
         this.shell(host, event.command, event.line);
         break;
       case 'python': {
-        const fd = this.lastFd === undefined ? undefined : this.fds.get(this.lastFd);
-        const info = fd === undefined ? undefined : host.info(fd.socket);
+        const s = this.calls.socketUnderTest;
+        const info = s === undefined ? undefined : host.info(s);
         const problem = checkPython(event.code, info);
         if (problem !== undefined) throw new Failure(event.line, problem);
         break;
@@ -269,29 +247,40 @@ class Run {
 
   /** Move the clock to `time`, one timer at a time so a blocked call returns when it should. */
   private advance(host: TcpHost, time: number): void {
-    for (;;) {
-      const due = host.nextDeadline();
-      if (due === undefined || due > time || due < host.now) break;
-      host.advanceTo(due);
-      this.collect(host);
-      this.retryPending(host);
-      if (host.nextDeadline() === due) break;
-    }
+    while (this.fireNext(host, time));
     if (time > host.now) host.advanceTo(time);
     this.collect(host);
     this.retryPending(host);
   }
 
-  private collect(host: TcpHost): void {
+  /**
+   * Runs the host's next timer if it is due by `limit`; false when there is none. A timer that
+   * stays due after it ran would stall the clock: that is reported as a failure of the core.
+   */
+  private fireNext(host: TcpHost, limit: number): boolean {
+    const due = host.nextDeadline();
+    if (due === undefined || due > limit) return false;
+    const at = Math.max(due, host.now);
+    host.advanceTo(at);
+    this.collect(host);
+    this.retryPending(host);
+    if (host.nextDeadline() === due && due <= at) {
+      if (++this.stalls > STALL_LIMIT) {
+        throw new Failure(
+          this.currentLine,
+          `the core's timer at ${formatSeconds(due)} keeps firing`,
+        );
+      }
+    } else this.stalls = 0;
+    return true;
+  }
+
+  collect(host: TcpHost): void {
     for (const segment of host.takeOutput()) this.output.push(segment);
   }
 
   private waitForPending(host: TcpHost, limit: number): void {
-    while (this.pending) {
-      const due = host.nextDeadline();
-      if (due === undefined || due > limit) return;
-      this.advance(host, Math.max(due, host.now));
-    }
+    while (this.pending && this.fireNext(host, limit));
   }
 
   // ---- segments ----
@@ -303,11 +292,7 @@ class Run {
     const latest = end === undefined ? host.now + HORIZON : end + this.tolerance;
 
     this.collect(host);
-    while (this.output.length === 0) {
-      const due = host.nextDeadline();
-      if (due === undefined || due > latest) break;
-      this.advance(host, Math.max(due, host.now));
-    }
+    while (this.output.length === 0 && this.fireNext(host, latest));
     if (this.output.length === 0 && latest < Number.MAX_SAFE_INTEGER && latest > host.now) {
       this.advance(host, latest);
     }
@@ -402,6 +387,9 @@ class Run {
     if (spec.payloadLength !== actual.payloadLength) {
       return `payload length: expected ${spec.payloadLength}, got ${actual.payloadLength}`;
     }
+    if (live.payloadMismatch >= 0) {
+      return `payload byte ${live.payloadMismatch} is not the byte the application wrote`;
+    }
     if (spec.options !== 'any') {
       const want = spec.options;
       const got = actual.options;
@@ -439,7 +427,7 @@ class Run {
    * with the remote client port.
    */
   private tuple(): { localPort: number; remotePort: number } {
-    return this.activeTuple ?? { localPort: SCRIPT_PORT, remotePort: REMOTE_CLIENT_PORT };
+    return this.calls.activeTuple ?? { localPort: SCRIPT_PORT, remotePort: REMOTE_CLIENT_PORT };
   }
 
   private inject(host: TcpHost, event: PacketEvent): void {
@@ -552,193 +540,15 @@ class Run {
     }
   }
 
-  // ---- system calls ----
-
-  private syscall(host: TcpHost, event: SyscallEvent): void {
-    const fdArg = event.args[0];
-    const fdNumber = fdArg?.kind === 'int' ? fdArg.value : undefined;
-    if (event.name !== 'socket' && fdNumber !== undefined) this.lastFd = fdNumber;
-    const fd = fdNumber === undefined ? undefined : this.fds.get(fdNumber);
-    const needFd = (): Descriptor => {
-      if (fd === undefined) {
-        this.expectResult(event, { ok: false, errno: 'EBADF' });
-        throw new Handled();
-      }
-      return fd;
-    };
-
-    switch (event.name) {
-      case 'socket': {
-        const type = event.args[1];
-        if (type?.kind !== 'symbol' || type.name !== 'SOCK_STREAM') {
-          throw new Failure(event.line, 'only SOCK_STREAM sockets are supported');
-        }
-        let n = 3;
-        while (this.fds.has(n)) n++;
-        this.fds.set(n, { socket: host.socket(), nonblocking: false });
-        this.lastFd = n;
-        this.expectResult(event, { ok: true, value: n });
-        return;
-      }
-      case 'fcntl': {
-        const d = needFd();
-        const command = symbolName(event.args[1]);
-        if (command === 'F_GETFL') {
-          this.expectResult(event, { ok: true, value: O_RDWR | (d.nonblocking ? O_NONBLOCK : 0) });
-        } else if (command === 'F_SETFL') {
-          d.nonblocking = orSymbols(event.args[2]).includes('O_NONBLOCK');
-          this.expectResult(event, { ok: true, value: 0 });
-        } else throw new Failure(event.line, `unsupported fcntl command ${command}`);
-        return;
-      }
-      case 'bind':
-        this.expectResult(event, host.bind(needFd().socket, SCRIPT_PORT));
-        return;
-      case 'listen':
-        this.expectResult(event, host.listen(needFd().socket, intArg(event, 1)));
-        return;
-      case 'connect': {
-        const d = needFd();
-        const result = host.connect(d.socket, SCRIPT_PORT);
-        if (result.ok || result.errno === 'EINPROGRESS') {
-          const localPort = host.localPort(d.socket);
-          if (localPort !== undefined) this.activeTuple = { localPort, remotePort: SCRIPT_PORT };
-        }
-        this.collect(host);
-        if (!result.ok && result.errno === 'EINPROGRESS' && !d.nonblocking) {
-          this.block(host, event, fdNumber as number, () => {
-            const status = host.connectStatus(d.socket);
-            if (status === 'pending') return undefined;
-            if (status === 'established') return { ok: true, value: 0 };
-            return { ok: false, errno: status.errno };
-          });
-          return;
-        }
-        this.expectResult(event, result);
-        return;
-      }
-      case 'accept': {
-        const d = needFd();
-        const attempt = (): CallResult | undefined => {
-          const r = host.accept(d.socket);
-          if (!r.ok && r.errno === 'EAGAIN' && !d.nonblocking) return undefined;
-          if (r.ok) {
-            let n = 3;
-            while (this.fds.has(n)) n++;
-            this.fds.set(n, { socket: r.value, nonblocking: false });
-            return { ok: true, value: n };
-          }
-          return r;
-        };
-        this.callOrBlock(host, event, fdNumber as number, attempt);
-        return;
-      }
-      case 'recv':
-      case 'read': {
-        const d = needFd();
-        const length = intArg(event, 2);
-        const peek = event.name === 'recv' && orSymbols(event.args[3]).includes('MSG_PEEK');
-        this.callOrBlock(host, event, fdNumber as number, () => {
-          const r = host.recv(d.socket, length, peek);
-          if (!r.ok && r.errno === 'EAGAIN' && !d.nonblocking) return undefined;
-          return r;
-        });
-        return;
-      }
-      case 'send':
-      case 'write': {
-        const d = needFd();
-        const length = intArg(event, 2);
-        this.callOrBlock(host, event, fdNumber as number, () => {
-          const r = host.send(d.socket, length);
-          if (!r.ok && r.errno === 'EAGAIN' && !d.nonblocking) return undefined;
-          return r;
-        });
-        return;
-      }
-      case 'shutdown': {
-        const how = symbolName(event.args[1]);
-        const map: Record<string, 'read' | 'write' | 'both'> = {
-          SHUT_RD: 'read',
-          SHUT_WR: 'write',
-          SHUT_RDWR: 'both',
-        };
-        const which = how === undefined ? undefined : map[how];
-        if (which === undefined) throw new Failure(event.line, `unknown shutdown mode ${how}`);
-        this.expectResult(event, host.shutdown(needFd().socket, which));
-        return;
-      }
-      case 'close': {
-        const d = needFd();
-        const result = host.close(d.socket);
-        this.fds.delete(fdNumber as number);
-        this.expectResult(event, result);
-        return;
-      }
-      case 'getsockopt':
-        this.getsockopt(host, event, needFd());
-        return;
-      case 'setsockopt': {
-        const d = needFd();
-        const name = symbolName(event.args[2]) ?? '?';
-        const valueExpr = event.args[3];
-        const value =
-          valueExpr?.kind === 'list' && valueExpr.items[0]?.kind === 'int'
-            ? valueExpr.items[0].value
-            : valueExpr?.kind === 'int'
-              ? valueExpr.value
-              : undefined;
-        if (value === undefined) throw new Failure(event.line, `unsupported value for ${name}`);
-        this.expectResult(event, host.setOption(d.socket, name, value));
-        return;
-      }
-      default:
-        throw new Failure(event.line, `unsupported system call ${event.name}`);
-    }
-  }
-
-  private getsockopt(host: TcpHost, event: SyscallEvent, d: Descriptor): void {
-    const name = symbolName(event.args[2]) ?? '?';
-    const expectedValue = event.args[3];
-    if (name === 'SO_ERROR') {
-      const errno = host.takeError(d.socket);
-      const want = expectedValue?.kind === 'list' ? expectedValue.items[0] : undefined;
-      const wantName =
-        want?.kind === 'int' && want.value === 0
-          ? undefined
-          : want?.kind === 'symbol'
-            ? want.name
-            : '?';
-      if (want !== undefined && want.kind !== 'ellipsis' && !sameErrno(wantName, errno)) {
-        throw new Failure(event.line, 'SO_ERROR differs', wantName ?? '0', errno ?? '0');
-      }
-      this.expectResult(event, { ok: true, value: 0 });
-      return;
-    }
-    const result = host.getOption(d.socket, name);
-    if (result.ok && expectedValue?.kind === 'list' && expectedValue.items[0]?.kind === 'int') {
-      const want = expectedValue.items[0].value;
-      if (want !== result.value) {
-        throw new Failure(event.line, `${name} differs`, String(want), String(result.value));
-      }
-    }
-    this.expectResult(event, result.ok ? { ok: true, value: 0 } : result);
-  }
-
-  private callOrBlock(
-    host: TcpHost,
-    event: SyscallEvent,
-    fd: number,
-    attempt: () => CallResult | undefined,
-  ): void {
+  callOrBlock(host: TcpHost, event: SyscallEvent, attempt: () => CallResult | undefined): void {
     const result = attempt();
     this.collect(host);
     if (result === undefined) {
-      this.block(host, event, fd, attempt);
+      this.block(host, event, attempt);
       return;
     }
     this.checkEnd(event, host.now, this.callEnd);
-    this.expectResult(event, result);
+    expectResult(event, result);
   }
 
   /**
@@ -746,13 +556,8 @@ class Run {
    * on, as in packetdrill's system call thread; otherwise the script waits for it, with only
    * the host's timers running.
    */
-  private block(
-    host: TcpHost,
-    event: SyscallEvent,
-    fd: number,
-    attempt: () => CallResult | undefined,
-  ): void {
-    this.pending = { event, fd, end: this.callEnd, attempt };
+  block(host: TcpHost, event: SyscallEvent, attempt: () => CallResult | undefined): void {
+    this.pending = { event, end: this.callEnd, attempt };
     if (event.time.end?.kind === 'blocking') return;
     this.waitForPending(host, host.now + HORIZON);
     if (this.pending) throw new Failure(event.line, `${event.name} blocked and never returned`);
@@ -765,7 +570,7 @@ class Run {
     if (result === undefined) return;
     this.pending = undefined;
     this.checkEnd(pending.event, host.now, pending.end);
-    this.expectResult(pending.event, result);
+    expectResult(pending.event, result);
   }
 
   /** A blocking call written `a...b` must return at b (within the tolerance). */
@@ -780,125 +585,7 @@ class Run {
       );
     }
   }
-
-  private expectResult(event: SyscallEvent, actual: CallResult): void {
-    const expected = event.result;
-    const describeExpected = (): string =>
-      `${exprText(expected)}${event.errno ? ` ${event.errno}` : ''}`;
-    const describeActual = (): string => (actual.ok ? String(actual.value) : `-1 ${actual.errno}`);
-    if (expected.kind === 'ellipsis') return;
-    if (expected.kind === 'int' && expected.value === -1) {
-      if (actual.ok || (event.errno !== undefined && !sameErrno(event.errno, actual.errno))) {
-        throw new Failure(
-          event.line,
-          `${event.name} result differs`,
-          describeExpected(),
-          describeActual(),
-        );
-      }
-      return;
-    }
-    if (expected.kind === 'int') {
-      if (!actual.ok || actual.value !== expected.value) {
-        throw new Failure(
-          event.line,
-          `${event.name} result differs`,
-          describeExpected(),
-          describeActual(),
-        );
-      }
-      return;
-    }
-    throw new Failure(event.line, `unsupported expected result ${exprText(expected)}`);
-  }
-}
-
-function sameErrno(a: string | undefined, b: string | undefined): boolean {
-  const norm = (e: string | undefined): string | undefined => (e === 'EWOULDBLOCK' ? 'EAGAIN' : e);
-  return norm(a) === norm(b);
-}
-
-function symbolName(e: Expr | undefined): string | undefined {
-  return e?.kind === 'symbol' ? e.name : undefined;
-}
-
-function orSymbols(e: Expr | undefined): string[] {
-  if (e === undefined) return [];
-  if (e.kind === 'symbol') return [e.name];
-  if (e.kind === 'or') return e.terms.flatMap(orSymbols);
-  return [];
-}
-
-function intArg(event: SyscallEvent, index: number): number {
-  const e = event.args[index];
-  if (e?.kind !== 'int') throw new Failure(event.line, `argument ${index + 1} must be a number`);
-  return e.value;
-}
-
-function exprText(e: Expr): string {
-  switch (e.kind) {
-    case 'int':
-      return String(e.value);
-    case 'ellipsis':
-      return '...';
-    case 'symbol':
-      return e.name;
-    case 'string':
-      return JSON.stringify(e.value);
-    case 'or':
-      return e.terms.map(exprText).join(' | ');
-    case 'list':
-      return `[${e.items.map(exprText).join(', ')}]`;
-    case 'struct':
-      return `{${e.fields.map((f) => (f.name ? `${f.name}=` : '') + exprText(f.value)).join(', ')}}`;
-  }
 }
 
 /** sockstat's state names to the RFC names the host reports. */
 const SOCKSTAT_STATES: Record<string, string> = { SYN_RCVD: 'SYN_RECEIVED' };
-
-const UNREACHABLE_CODES: Record<string, number> = {
-  net_unreachable: 0,
-  host_unreachable: 1,
-  protocol_unreachable: 2,
-  port_unreachable: 3,
-  frag_needed: 4,
-  source_route_failed: 5,
-  net_unknown: 6,
-  host_unknown: 7,
-  source_host_isolated: 8,
-  net_prohibited: 9,
-  host_prohibited: 10,
-  net_unreachable_for_tos: 11,
-  host_unreachable_for_tos: 12,
-  packet_filtered: 13,
-  precedence_violation: 14,
-  precedence_cutoff: 15,
-};
-
-/** ICMPv4 type and code for packetdrill's names (RFC 792, RFC 1812 5.2.7.1). */
-function icmpCodes(
-  type: string,
-  code: string | undefined,
-): { type: number; code: number } | undefined {
-  switch (type) {
-    case 'unreachable': {
-      const c = code === undefined ? undefined : UNREACHABLE_CODES[code];
-      return c === undefined ? undefined : { type: 3, code: c };
-    }
-    case 'source_quench':
-      return { type: 4, code: 0 };
-    case 'redirect':
-      return { type: 5, code: 0 };
-    case 'time_exceeded':
-      if (code === 'ttl_exceeded_in_transit' || code === undefined) return { type: 11, code: 0 };
-      if (code === 'frag_reass_exceeded') return { type: 11, code: 1 };
-      return undefined;
-    case 'parameter_problem': {
-      const m = /^code_(\d+)$/.exec(code ?? 'code_0');
-      return m ? { type: 12, code: Number(m[1]) } : undefined;
-    }
-    default:
-      return undefined;
-  }
-}
