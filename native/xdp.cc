@@ -335,6 +335,7 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
          InstanceMethod("rxRelease", &XdpSocket::RxRelease),
          InstanceMethod("txAlloc", &XdpSocket::TxAlloc),
          InstanceMethod("txSubmit", &XdpSocket::TxSubmit),
+         InstanceMethod("txSubmitAlloc", &XdpSocket::TxSubmitAlloc),
          InstanceMethod("onReadable", &XdpSocket::OnReadable),
          InstanceMethod("stats", &XdpSocket::Stats),
          InstanceMethod("close", &XdpSocket::Close),
@@ -573,6 +574,17 @@ class XdpSocket : public Napi::ObjectWrap<XdpSocket> {
     if (q_.fd < 0) return Napi::Number::New(info.Env(), 0);
     uint32_t count = info[0].As<Napi::Number>().Uint32Value();
     return Napi::Number::New(info.Env(), q_.TxSubmit(txIn_, count));
+  }
+
+  // txSubmitAlloc(count, next) -> sent + 65536 * reserved: sends a burst and reserves the
+  // next one in the same call, so a steady sender crosses into native code once per burst.
+  Napi::Value TxSubmitAlloc(const Napi::CallbackInfo& info) {
+    if (q_.fd < 0) return Napi::Number::New(info.Env(), 0);
+    uint32_t count = info[0].As<Napi::Number>().Uint32Value();
+    uint32_t next = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t sent = q_.TxSubmit(txIn_, count);
+    uint32_t reserved = q_.TxAlloc(txIn_, next);
+    return Napi::Number::New(info.Env(), sent + 65536.0 * reserved);
   }
 
   Napi::Value OnReadable(const Napi::CallbackInfo& info) {

@@ -84,6 +84,7 @@ describeNeeding(['root', IP, ETHTOOL], 'AF_XDP link', () => {
       ifname: lab.stack.ifname,
       netns: lab.stack.netnsPath,
       queues: [0, 1],
+      verifyChecksums: true,
     });
     const link = links[0];
     const counts = { ipv4: 0, verified: 0 };
