@@ -1,7 +1,7 @@
 /**
- * `npm run bench`: runs the microbenchmarks `bench:wire`, `bench:core` and `bench:link`, each
- * with `--json FILE` (or `--json` printing to stdout), and gathers their figures in
- * bench/results.json. A benchmark that is missing or fails is recorded as null, with the
+ * `npm run bench`: runs the microbenchmarks `bench:wire`, `bench:core`, `bench:link`,
+ * `bench:timers` and `bench:relay`, each with `--json FILE` (or `--json` printing to stdout),
+ * and gathers their figures in bench/results.json. A benchmark that is missing or fails is recorded as null, with the
  * reason under `missing`.
  */
 import { execFile } from 'node:child_process';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const NAMES = ['wire', 'core', 'link'] as const;
+const NAMES = ['wire', 'core', 'link', 'timers', 'relay'] as const;
 
 // dist/bench/run.js when built; the package root is two levels up from there.
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

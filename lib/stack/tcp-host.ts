@@ -434,9 +434,10 @@ class ConnectionHandle implements TcpConnection {
     // The ring holds the readable bytes in at most two runs: head..end, then 0.. .
     for (let run = 0; run < 2 && buffer.length > total; run++) {
       let start = buffer.head + total;
-      if (start >= buffer.data.length) start -= buffer.data.length;
-      const count = Math.min(buffer.length - total, buffer.data.length - start);
-      const used = reader(buffer.data.subarray(start, start + count));
+      const data = buffer.data;
+      if (start >= data.length) start -= data.length;
+      const count = Math.min(buffer.length - total, data.length - start);
+      const used = reader(data.subarray(start, start + count));
       const taken = Math.max(0, Math.min(count, Math.floor(used)));
       total += taken;
       if (taken < count) break;

@@ -49,8 +49,9 @@ export class SendBuffer {
     let tail = this.head + this.length;
     if (tail >= cap) tail -= cap;
     const first = Math.min(n, cap - tail);
-    this.data.set(src.subarray(offset, offset + first), tail);
-    if (n > first) this.data.set(src.subarray(offset + first, offset + n), 0);
+    const data = this.data;
+    data.set(src.subarray(offset, offset + first), tail);
+    if (n > first) data.set(src.subarray(offset + first, offset + n), 0);
     this.length += n;
     return n;
   }
@@ -118,8 +119,9 @@ export class SendBuffer {
     let start = this.head + from;
     if (start >= cap) start -= cap;
     const first = Math.min(count, cap - start);
-    dst.set(this.data.subarray(start, start + first), dstOffset);
-    if (count > first) dst.set(this.data.subarray(0, count - first), dstOffset + first);
+    const data = this.data;
+    dst.set(data.subarray(start, start + first), dstOffset);
+    if (count > first) dst.set(data.subarray(0, count - first), dstOffset + first);
   }
 }
 
@@ -256,8 +258,9 @@ export class ReceiveBuffer {
     const n = Math.min(count, this.length);
     const cap = this.size;
     const first = Math.min(n, cap - this.head);
-    dst.set(this.data.subarray(this.head, this.head + first), dstOffset);
-    if (n > first) dst.set(this.data.subarray(0, n - first), dstOffset + first);
+    const data = this.data;
+    dst.set(data.subarray(this.head, this.head + first), dstOffset);
+    if (n > first) dst.set(data.subarray(0, n - first), dstOffset + first);
     if (consume) this.consume(n);
     return n;
   }
@@ -294,13 +297,14 @@ export class ReceiveBuffer {
     const cap = this.size;
     let start = this.head + at;
     if (start >= cap) start -= cap;
+    const data = this.data;
     const first = Math.min(count, cap - start);
     if (count === first) {
-      this.data.set(this.sources.get(src, offset, count), start);
+      data.set(this.sources.get(src, offset, count), start);
       return;
     }
-    this.data.set(src.subarray(offset, offset + first), start);
-    this.data.set(src.subarray(offset + first, offset + count), 0);
+    data.set(src.subarray(offset, offset + first), start);
+    data.set(src.subarray(offset + first, offset + count), 0);
   }
 
   private canRecord(left: number, right: number): boolean {

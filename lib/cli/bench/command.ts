@@ -287,6 +287,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const problems: string[] = [];
   let bindMode: string | null = null;
   let linkUsed: string | null = null;
+  let fallbackTold = false;
   const profiles: Record<string, ProfileSummary> = {};
   try {
     status.update(options.link === 'memory' ? 'starting two utcp stacks' : 'building the lab');
@@ -310,6 +311,13 @@ export async function runBench(options: BenchOptions): Promise<number> {
       if (interrupted) break;
       bindMode = client.bindMode ?? bindMode;
       if (step.stack === 'utcp') linkUsed = client.linkKind;
+      if (step.stack === 'utcp' && client.linkFallback !== null && !fallbackTold) {
+        // Every figure below is AF_PACKET's, with its millisecond of block latency: say so.
+        const message = `utcp: AF_XDP unavailable (${client.linkFallback}); using AF_PACKET`;
+        problems.push(message);
+        status.log(message);
+        fallbackTold = true;
+      }
       for (const workload of step.workloads) {
         if (interrupted) break;
         const entry = await runOne(arena, client, step, workload, options, status);

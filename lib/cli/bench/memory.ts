@@ -4,7 +4,7 @@
  * nothing with the kernel: it shows what utcp alone does with a perfect wire.
  */
 import { createStack } from '../../api/stack.js';
-import { RealClock, type Clock, type ClockTimer } from '../../link/clock.js';
+import { RealClock } from '../../link/clock.js';
 import { createMemoryLinkPair } from '../../link/memory.js';
 import type { Arena } from './command.js';
 import { cpuPercent, startPeerServer } from './peer-server.js';
@@ -14,62 +14,10 @@ import { runWorkload } from './workloads.js';
 const CLIENT_ADDRESS = '198.18.0.1';
 const PEER_ADDRESS = '198.18.0.2';
 
-/**
- * Real time whose timers due now run on the next turn of the event loop (setImmediate) rather
- * than after setTimeout's minimum of one millisecond. The memory link hands every frame over
- * through a timer due now, so on a plain `RealClock` each crossing would cost a millisecond
- * and the bench would measure that instead of the stacks.
- *
- * Limitation: this belongs in the link's `RealClock`; fixing it there makes this class go.
- */
-class PromptClock implements Clock {
-  private readonly real = new RealClock();
-
-  now(): number {
-    return this.real.now();
-  }
-
-  timer(callback: () => void): ClockTimer {
-    const real = this.real.timer(callback);
-    let immediate: NodeJS.Immediate | undefined;
-    let deadline = 0;
-    const cancel = (): void => {
-      if (immediate !== undefined) clearImmediate(immediate);
-      immediate = undefined;
-      real.cancel();
-    };
-    return {
-      start: (at: number) => {
-        cancel();
-        deadline = at;
-        if (at > this.now()) {
-          real.start(at);
-          return;
-        }
-        immediate = setImmediate(() => {
-          immediate = undefined;
-          callback();
-        });
-      },
-      cancel,
-      get armed() {
-        return immediate !== undefined || real.armed;
-      },
-      get deadline() {
-        return deadline;
-      },
-    };
-  }
-
-  at(at: number, callback: () => void): ClockTimer {
-    const timer = this.timer(callback);
-    timer.start(at);
-    return timer;
-  }
-}
-
 export async function memoryArena(mtu: number): Promise<Arena> {
-  const clock = new PromptClock();
+  // RealClock runs a timer due now on the next turn of the event loop, so a frame crossing the
+  // memory link costs no setTimeout millisecond.
+  const clock = new RealClock();
   const [clientLink, peerLink] = createMemoryLinkPair({ clock, mtu });
   const client = createStack({ link: clientLink, clock, address: CLIENT_ADDRESS, prefix: 24 });
   const peerStack = createStack({ link: peerLink, clock, address: PEER_ADDRESS, prefix: 24 });
@@ -95,6 +43,7 @@ export async function memoryArena(mtu: number): Promise<Arena> {
       Promise.resolve({
         bindMode: null,
         linkKind: 'memory',
+        linkFallback: null,
         async run(job, onProgress) {
           const cpuBefore = process.cpuUsage();
           const wallBefore = performance.now();

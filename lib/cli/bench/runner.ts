@@ -23,6 +23,7 @@ async function openStack(kind: string, options: string | undefined): Promise<Ope
       net: net as unknown as BenchNet,
       linkKind: 'kernel',
       bindMode: null,
+      linkFallback: null,
       stats: () => null,
       close: async () => {},
     };
@@ -33,7 +34,13 @@ async function openStack(kind: string, options: string | undefined): Promise<Ope
 
 try {
   const stack = await openStack(process.argv[2] ?? 'kernel', process.argv[3]);
-  emit({ type: 'ready', pid: process.pid, linkKind: stack.linkKind, bindMode: stack.bindMode });
+  emit({
+    type: 'ready',
+    pid: process.pid,
+    linkKind: stack.linkKind,
+    bindMode: stack.bindMode,
+    linkFallback: stack.linkFallback,
+  });
 
   const jobs: Job[] = [];
   let busy = false;

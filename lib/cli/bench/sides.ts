@@ -34,6 +34,8 @@ export interface ClientSide {
   readonly bindMode: string | null;
   /** The link the client's stack used: 'kernel', 'xdp', 'packet' or 'memory'. */
   readonly linkKind: string;
+  /** Why AF_XDP was asked for but AF_PACKET is in use, else null. */
+  readonly linkFallback: string | null;
   run(job: Job, onProgress: (progress: Progress) => void): Promise<ClientOutcome>;
   close(): Promise<void>;
   kill(): void;
@@ -110,6 +112,7 @@ export async function startClientProcess(
   return {
     bindMode: typeof ready.bindMode === 'string' ? ready.bindMode : null,
     linkKind: typeof ready.linkKind === 'string' ? ready.linkKind : kind,
+    linkFallback: typeof ready.linkFallback === 'string' ? ready.linkFallback : null,
     async run(job, onProgress) {
       child.onProgress((message) => onProgress(message.progress as Progress));
       child.send(JSON.stringify(job));

@@ -4,7 +4,8 @@
  * its own address so the kernel keeps the rest of the interface.
  */
 import { createStack } from '../../api/stack.js';
-import { openLink, openPacketLink } from '../../link/packet.js';
+import { openPacketLink } from '../../link/packet.js';
+import { openXdpLink } from '../../link/xdp.js';
 import type { Link, Steering } from '../../link/types.js';
 import type { BenchNet } from './protocol.js';
 import type { UtcpClientOptions } from './sides.js';
@@ -14,16 +15,26 @@ export interface OpenedStack {
   /** The link actually used: 'xdp' or 'packet', and how AF_XDP bound ('copy', 'zerocopy'). */
   linkKind: string;
   bindMode: string | null;
+  /** Why AF_XDP was asked for but AF_PACKET is in use, else null. */
+  linkFallback: string | null;
   stats(): unknown;
   close(): Promise<void>;
 }
 
 export async function openUtcp(options: UtcpClientOptions): Promise<OpenedStack> {
   const steering: Steering = { mode: 'addresses', ipv4: [options.address] };
-  const link: Link =
-    options.link === 'xdp'
-      ? await openLink({ ifname: options.ifname, steering, busyPoll: options.busyPoll })
-      : openPacketLink({ ifname: options.ifname, steering });
+  let link: Link | undefined;
+  let linkFallback: string | null = null;
+  if (options.link === 'xdp') {
+    try {
+      link = await openXdpLink({ ifname: options.ifname, steering, busyPoll: options.busyPoll });
+    } catch (error) {
+      const e = error as Error & { code?: string };
+      if (e.code === 'ENODEV') throw e;
+      linkFallback = e.message;
+    }
+  }
+  link ??= openPacketLink({ ifname: options.ifname, steering });
   const stats = link.stats();
   const stack = createStack({
     link,
@@ -35,6 +46,7 @@ export async function openUtcp(options: UtcpClientOptions): Promise<OpenedStack>
     net: stack as unknown as BenchNet,
     linkKind: stats.kind === 'packet' ? 'packet' : 'xdp',
     bindMode: typeof stats.bindMode === 'string' ? stats.bindMode : null,
+    linkFallback,
     stats: () => stack.stats(),
     close: () => stack.close(),
   };
