@@ -124,9 +124,10 @@ describe('hostile: API misuse', () => {
         'string',
       );
     }
-    expect(codeOf(await failure(p, p.a.connect({ host: '300.1.1.1', port: 80 })))).toBeTypeOf(
-      'string',
-    );
+    // The name goes to the real resolver, whose answer takes real time, not virtual.
+    const named = p.a.connect({ host: '300.1.1.1', port: 80 });
+    const error = await new Promise((resolve) => named.once('error', resolve));
+    expect(codeOf(error)).toBeTypeOf('string');
   });
 
   it('exhausting ephemeral ports gives EADDRNOTAVAIL, and they come back', async () => {
