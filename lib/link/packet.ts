@@ -30,7 +30,7 @@ export interface PacketOptions {
   frameSize?: number;
   txFrames?: number;
   burstSize?: number;
-  /** As for AF_XDP: verify received checksums in the burst call (default false). */
+  /** As for AF_XDP: verify received checksums in the burst call (default true). */
   verifyChecksums?: boolean;
 }
 
@@ -130,7 +130,7 @@ export class PacketLink implements Link {
       txFrames: options.txFrames ?? 1024,
       rxDescriptors: this.rxDescriptors,
       txDescriptors: this.txDescriptors,
-      verifyChecksums: options.verifyChecksums ?? false,
+      verifyChecksums: options.verifyChecksums ?? true,
       // Ethernet header plus one 802.1Q tag around an MTU-sized packet.
       maxFrameLength: info.mtu + 18,
     });

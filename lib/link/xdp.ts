@@ -37,7 +37,7 @@ export interface XdpOptions {
   busyPoll?: boolean;
   /**
    * Verify IPv4 and TCP/UDP/ICMP checksums of received frames in the burst call and set
-   * RX_FLAG_CHECKSUM_VERIFIED on good ones (default false). TX_FLAG_FILL_CHECKSUMS on a TX
+   * RX_FLAG_CHECKSUM_VERIFIED on good ones (default true). TX_FLAG_FILL_CHECKSUMS on a TX
    * descriptor is always honoured.
    */
   verifyChecksums?: boolean;
@@ -284,7 +284,7 @@ export async function openXdpLinks(options: XdpOptions): Promise<XdpLink[]> {
         shareWith: owner,
         mode: options.bindMode ?? 'auto',
         busyPoll: options.busyPoll ?? false,
-        verifyChecksums: options.verifyChecksums ?? false,
+        verifyChecksums: options.verifyChecksums ?? true,
       });
       owner ??= socket;
       group.open++;
