@@ -146,6 +146,18 @@ function fillOptions(c: TcpConnection, h: TcpHeader, now: number, syn: boolean):
   }
 }
 
+/**
+ * Payload room in the next segment: SMSS less the SACK option the segment will carry (two
+ * NOPs, kind and length, eight bytes per block; RFC 2018 3), so that data and options never
+ * exceed the MSS. FreeBSD's tcp_output trims the data by the option length the same way.
+ */
+function segmentRoom(c: TcpConnection): number {
+  if (!c.sackOk) return c.smss;
+  const dsack = c.dsackLeft !== c.dsackRight ? 1 : 0;
+  const blocks = Math.min(c.tsOk ? 3 : 4, c.receiveBuffer.rangeCount + dsack);
+  return blocks === 0 ? c.smss : c.smss - 4 - 8 * blocks;
+}
+
 /** Builds and transmits one segment of connection `c`. */
 function transmit(
   core: CoreContext,
@@ -276,7 +288,8 @@ export function output(core: CoreContext, now: number, c: TcpConnection, forceOn
     const available = Math.max(0, bufferLength - dataOffset);
     let usable = Math.min(c.sndWnd, c.cwnd) - inFlight;
     if (forceOne && usable <= 0 && available > 0 && inFlight === 0) usable = 1;
-    const length = Math.max(0, Math.min(available, usable, c.smss));
+    const room = segmentRoom(c);
+    const length = Math.max(0, Math.min(available, usable, room));
     const retransmitting = seqLt(c.sndNxt, c.sndMax);
     const finNow =
       c.finQueued &&
@@ -287,7 +300,7 @@ export function output(core: CoreContext, now: number, c: TcpConnection, forceOn
 
     let send = false;
     if (length > 0) {
-      if (length === c.smss || retransmitting || forceOne) send = true;
+      if (length === room || retransmitting || forceOne) send = true;
       else if (length === available && (c.params.noDelay || inFlight === 0 || c.finQueued)) {
         // Nagle (RFC 1122 4.2.3.4): a short segment only when nothing is unacknowledged.
         send = true;
@@ -392,7 +405,7 @@ export function sendChallengeAck(core: CoreContext, now: number, c: TcpConnectio
 export function retransmitFirst(core: CoreContext, now: number, c: TcpConnection): void {
   const dataOffset = seqDiff(c.sndUna, c.sndBufSeq);
   const available = c.sendBuffer.length - dataOffset;
-  const length = Math.max(0, Math.min(available, c.smss));
+  const length = Math.max(0, Math.min(available, segmentRoom(c)));
   const finHere =
     c.finQueued && dataOffset + length === c.sendBuffer.length && seqLt(c.finSeq, c.sndMax);
   if (length === 0 && !finHere) return;

@@ -101,6 +101,22 @@ describe('reassembly and SACK (RFC 2018)', () => {
     expect(ack.sack).toEqual([PEER_ISS + 1, PEER_ISS + 101]);
   });
 
+  it('sends less data in a segment that carries SACK blocks, so it stays within the MSS', () => {
+    const { t, conn, iss } = open({}, { mss: 1000, sackPermitted: true });
+    // Two holes on the receive side: the ACKs (and data) we send carry two SACK blocks.
+    t.inject({ flags: ACK, seq: PEER_ISS + 101, ack: iss + 1, data: 100 });
+    t.inject({ flags: ACK, seq: PEER_ISS + 301, ack: iss + 1, data: 100 });
+    t.take();
+    t.core.send(t.now, conn, bytes(5000));
+    const data = t.take().filter((s) => s.length > 0);
+    expect(data.length).toBeGreaterThan(0);
+    for (const s of data) {
+      expect(s.sack.length).toBe(4);
+      // NOP, NOP, kind, length and two 8-byte blocks: 20 bytes of options.
+      expect(s.length + 20).toBe(1000);
+    }
+  });
+
   it('acts on a FIN only in order', () => {
     const { t, conn, iss } = open();
     t.inject({ flags: ACK | FIN, seq: PEER_ISS + 11, ack: iss + 1, data: 10 });
