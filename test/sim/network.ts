@@ -334,6 +334,20 @@ export class SimNetwork {
     return held;
   }
 
+  /**
+   * Frames delivered to an end but never read, taken off the link to count them: the nodes
+   * read every frame as it arrives, so this is 0 unless a wake-up went missing.
+   */
+  takeUnread(): number {
+    let unread = 0;
+    for (const end of this.ends) {
+      for (let count = end.rxBurst(end.burstSize); count > 0; count = end.rxBurst(end.burstSize)) {
+        unread += count;
+      }
+    }
+    return unread;
+  }
+
   get timersArmed(): number {
     return this.clock.pending;
   }

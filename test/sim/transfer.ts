@@ -261,6 +261,8 @@ export function runTransfer(options: TransferOptions): TransferResult {
   }
   if (net.framesHeld !== 0) return result(`links: ${net.framesHeld} frames held`);
   if (net.timersArmed !== 0) return result(`links: ${net.timersArmed} timers armed`);
+  const unread = net.takeUnread();
+  if (unread !== 0) return result(`links: ${unread} frames delivered but never read`);
   return result(null);
 }
 
