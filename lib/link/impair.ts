@@ -1,4 +1,13 @@
 import { debuglog } from 'node:util';
+import { read16, write16 } from '../wire/bytes.js';
+import { foldSum } from '../wire/checksum.js';
+import {
+  ETHERNET_HEADER_LENGTH,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_VLAN,
+  VLAN_TAG_LENGTH,
+} from '../wire/ethernet.js';
+import { IPV4_MIN_HEADER_LENGTH } from '../wire/ipv4.js';
 import type { Clock, ClockTimer } from './clock.js';
 import { DESCRIPTOR_WORDS, type Link, type LinkStats, type Steering } from './types.js';
 
@@ -14,6 +23,12 @@ export interface Impairment {
   duplicate?: number;
   /** One random bit of the frame is flipped. */
   corrupt?: number;
+  /**
+   * An IPv4 frame whose ECN field is ECT(0) or ECT(1) leaves marked CE, as a congested AQM
+   * router marks instead of dropping (RFC 3168 5); its header checksum is fixed. Other frames
+   * are never marked and draw nothing.
+   */
+  congestionMark?: number;
   /** Held back `reorderDelayUs` more than its fellows, so later frames overtake it. */
   reorder?: number;
   /** Default: twice `delayUs`, and at least 1000 µs. */
@@ -45,6 +60,7 @@ export interface ImpairmentCounts extends Record<string, number> {
   lost: number;
   duplicated: number;
   corrupted: number;
+  congestionMarked: number;
   reordered: number;
   delayed: number;
   queueFull: number;
@@ -70,8 +86,8 @@ type DropReason = (typeof DROP_REASONS)[number];
 // one small allocation per frame each way; fixing it needs a copy that takes two arrays and
 // offsets without a view (a native memcpy, or arenas sharing one buffer).
 /**
- * Wraps any link in seeded loss, duplication, corruption, reordering, delay, jitter and rate
- * limiting, each way on its own. The wrapper has its own arena and copies each frame in and
+ * Wraps any link in seeded loss, duplication, corruption, congestion marking, reordering, delay,
+ * jitter and rate limiting, each way on its own. The wrapper has its own arena and copies each frame in and
  * out, because it must hold frames longer than the inner link lends them.
  */
 export function impair(link: Link, options: ImpairOptions): ImpairedLink {
@@ -458,6 +474,7 @@ class Direction {
     lost: 0,
     duplicated: 0,
     corrupted: 0,
+    congestionMarked: 0,
     reordered: 0,
     delayed: 0,
     queueFull: 0,
@@ -471,6 +488,7 @@ class Direction {
   readonly #loss: number;
   readonly #duplicate: number;
   readonly #corrupt: number;
+  readonly #congestionMark: number;
   readonly #reorder: number;
   readonly #reorderDelayUs: number;
   readonly #delayUs: number;
@@ -507,6 +525,7 @@ class Direction {
     this.#loss = probability('loss', impairment.loss);
     this.#duplicate = probability('duplicate', impairment.duplicate);
     this.#corrupt = probability('corrupt', impairment.corrupt);
+    this.#congestionMark = probability('congestionMark', impairment.congestionMark);
     this.#reorder = probability('reorder', impairment.reorder);
     this.#delayUs = micros('delayUs', impairment.delayUs ?? 0);
     this.#jitterUs = micros('jitterUs', impairment.jitterUs ?? 0);
@@ -551,8 +570,8 @@ class Direction {
   }
 
   /**
-   * Decides the fate of one frame in `slot`: lost, corrupted, copied, queued, delayed. A copy
-   * is made only if more than `keepFree` slots stay free.
+   * Decides the fate of one frame in `slot`: lost, marked, corrupted, copied, queued, delayed.
+   * A copy is made only if more than `keepFree` slots stay free.
    */
   admit(slot: number, offset: number, length: number, keepFree = 0): void {
     const random = this.random;
@@ -563,6 +582,14 @@ class Direction {
       return;
     }
     const memory = this.link.memory;
+    if (this.#congestionMark > 0) {
+      // Marked before any corruption, which the receiver's checksums must still catch.
+      const ip = ecnCapableIpv4(memory, offset, length);
+      if (ip >= 0 && random.chance(this.#congestionMark)) {
+        markCongestionExperienced(memory, ip);
+        this.counts.congestionMarked++;
+      }
+    }
     if (random.chance(this.#corrupt)) {
       const bit = random.below(length * 8);
       memory[offset + (bit >>> 3)] ^= 1 << (bit & 7);
@@ -682,6 +709,35 @@ class Direction {
     }
     heap[index] = slot;
   }
+}
+
+/**
+ * Where the IPv4 header of the frame at `offset` starts, if the frame is IPv4 (after at most one
+ * 802.1Q tag) with ECN field ECT(0) or ECT(1); otherwise -1.
+ */
+function ecnCapableIpv4(memory: Uint8Array, offset: number, length: number): number {
+  if (length < ETHERNET_HEADER_LENGTH) return -1;
+  let ip = offset + ETHERNET_HEADER_LENGTH;
+  let etherType = read16(memory, offset + 12);
+  if (etherType === ETHERTYPE_VLAN) {
+    if (length < ETHERNET_HEADER_LENGTH + VLAN_TAG_LENGTH) return -1;
+    etherType = read16(memory, offset + 16);
+    ip += VLAN_TAG_LENGTH;
+  }
+  if (etherType !== ETHERTYPE_IPV4 || ip + IPV4_MIN_HEADER_LENGTH > offset + length) return -1;
+  if (memory[ip] >>> 4 !== 4) return -1;
+  // RFC 3168 5: 01 is ECT(1), 10 is ECT(0); 00 is not ECN-capable and 11 is CE already.
+  const ecn = memory[ip + 1] & 3;
+  return ecn === 1 || ecn === 2 ? ip : -1;
+}
+
+/** Sets CE in the header at `ip` and updates its checksum incrementally (RFC 1624 3, eqn. 3). */
+function markCongestionExperienced(memory: Uint8Array, ip: number): void {
+  const before = read16(memory, ip);
+  memory[ip + 1] |= 3;
+  const after = read16(memory, ip);
+  const checksum = read16(memory, ip + 10);
+  write16(memory, ip + 10, ~foldSum((~checksum & 0xffff) + (~before & 0xffff) + after) & 0xffff);
 }
 
 function probability(name: string, value: number | undefined): number {

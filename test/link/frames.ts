@@ -12,6 +12,7 @@ export function udpFrame(sequence: number, options: FrameOptions = {}): Uint8Arr
   frame.set(options.sourceMac ?? [0x02, 0, 0, 0, 0, 1], 6);
   view.setUint16(12, 0x0800);
   frame[14] = 0x45;
+  frame[15] = options.tos ?? 0;
   view.setUint16(16, 20 + 8 + payload);
   frame[22] = 64;
   frame[23] = 17;
@@ -27,6 +28,8 @@ export function udpFrame(sequence: number, options: FrameOptions = {}): Uint8Arr
 
 export interface FrameOptions {
   payloadBytes?: number;
+  /** The IPv4 type-of-service byte: DSCP and the ECN field. */
+  tos?: number;
   source?: number[];
   destination?: number[];
   sourceMac?: number[];

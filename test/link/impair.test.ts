@@ -5,6 +5,7 @@ import { RealClock, VirtualClock } from '../../lib/link/clock.js';
 import { impair, Random, type ImpairOptions } from '../../lib/link/impair.js';
 import { createMemoryLinkPair } from '../../lib/link/memory.js';
 import type { Link } from '../../lib/link/types.js';
+import { checksum } from '../../lib/wire/checksum.js';
 import { receiveAll, send, sequenceOf, udpFrame } from './frames.js';
 
 /** A fingerprint of every arrival time and every byte received, in order. */
@@ -139,6 +140,52 @@ describe('impairment wrapper', () => {
     });
     expect(damaged).toBe((a.stats().impairedTx as Record<string, number>).corrupted);
     expect(damaged).toBeGreaterThan(150);
+  });
+
+  it('marks ECN-capable IPv4 frames CE, fixing the header checksum, and no others', () => {
+    // RFC 3168 5: the four ECN codepoints in turn; each frame's IPv4 header checksum is right.
+    const frame = (i: number): Uint8Array => {
+      const bytes = udpFrame(i, { tos: 0xb8 | (i % 4) });
+      bytes.set([0, 0], 24);
+      const value = checksum(bytes, 14, 20);
+      bytes.set([value >>> 8, value & 0xff], 24);
+      return bytes;
+    };
+    const trace = (seed: number) => {
+      const clock = new VirtualClock();
+      const [a, b] = createMemoryLinkPair({ clock });
+      const marking = impair(a, { clock, seed, tx: { congestionMark: 0.5 } });
+      const arrivals: Uint8Array[] = [];
+      b.onReadable(() => arrivals.push(...receiveAll(b)));
+      for (let i = 0; i < 400; i += 40) {
+        send(
+          marking,
+          Array.from({ length: 40 }, (_, k) => frame(i + k)),
+        );
+        clock.runUntilIdle();
+      }
+      return { arrivals, counts: marking.stats().impairedTx as Record<string, number> };
+    };
+
+    const { arrivals, counts } = trace(13);
+    expect(arrivals.length).toBe(400);
+    let marked = 0;
+    arrivals.forEach((arrival, i) => {
+      const sent = frame(i);
+      expect(checksum(arrival, 14, 20)).toBe(0);
+      if (arrival[15] === sent[15]) {
+        expect(arrival).toEqual(sent);
+        return;
+      }
+      // Only ECT(1) and ECT(0) are marked, to CE, the DSCP kept.
+      expect([1, 2]).toContain(sent[15] & 3);
+      expect(arrival[15]).toBe(sent[15] | 3);
+      marked++;
+    });
+    expect(marked).toBe(counts.congestionMarked);
+    expect(marked).toBeGreaterThan(70);
+    expect(marked).toBeLessThan(130);
+    expect(trace(13).arrivals).toEqual(arrivals);
   });
 
   it('delays every frame by the delay plus a jitter within bounds', () => {

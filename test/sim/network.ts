@@ -1,18 +1,25 @@
-// A deterministic network of TCP cores on virtual time. Segments are encoded with the wire
-// module (header, options, checksum), carried through a seeded impairment queue (loss,
-// duplication, reordering, delay, corruption) and parsed again on arrival.
+// A deterministic network of two TCP cores on virtual time, over the project's link layer. Each
+// core owns one end of an in-memory link pair wrapped in the seeded impairment wrapper; its
+// segments leave as Ethernet + IPv4 + TCP frames written with the wire module, and frames that
+// arrive are parsed (both checksums verified) before the core sees them. One VirtualClock
+// drives the links; the run loop moves it to the next link timer or core deadline.
 
+import { VirtualClock } from '../../lib/link/clock.js';
+import {
+  impair,
+  type ImpairedLink,
+  type Impairment as LinkImpairment,
+} from '../../lib/link/impair.js';
+import { createMemoryLinkPair, type MemoryLink } from '../../lib/link/memory.js';
+import { DESCRIPTOR_WORDS } from '../../lib/link/types.js';
 import { TcpCore, TcpEvent, type OutboundSegment, type TcpEventKind } from '../../lib/tcp/core.js';
 import type { TcpConnection } from '../../lib/tcp/connection.js';
 import type { TcpParams } from '../../lib/tcp/params.js';
 import { ipv4PseudoHeaderSum } from '../../lib/wire/checksum.js';
-import {
-  TcpHeader,
-  fillTcpChecksum,
-  parseTcp,
-  tcpChecksumOk,
-  writeTcp,
-} from '../../lib/wire/tcp.js';
+import { ETHERTYPE_IPV4, EthernetHeader, readMac, writeEthernet } from '../../lib/wire/ethernet.js';
+import { Frame, parseFrame } from '../../lib/wire/frame.js';
+import { Ipv4Header, PROTOCOL_TCP, writeIpv4 } from '../../lib/wire/ipv4.js';
+import { fillTcpChecksum, writeTcp } from '../../lib/wire/tcp.js';
 
 /** Small seeded PRNG (mulberry32): the same seed gives the same run. */
 export class Rng {
@@ -36,19 +43,20 @@ export class Rng {
   }
 }
 
+/** What happens to every frame either node sends; see `linkImpairment` for the mapping. */
 export interface Impairment {
-  /** Probability that a packet is lost. */
+  /** Probability that a frame is lost. */
   loss: number;
-  /** Probability that a packet is delivered twice. */
+  /** Probability that a frame is delivered twice. */
   duplicate: number;
-  /** Probability that a packet gets extra delay (up to `reorderDelay`) and so overtakes. */
+  /** Probability that a frame is held back `reorderDelay` µs more, so later ones overtake. */
   reorder: number;
   reorderDelay: number;
   /** One-way delay in microseconds. */
   delay: number;
-  /** Probability that one byte of the packet is flipped (caught by the checksum). */
+  /** Probability that one bit of the frame is flipped (caught by a checksum). */
   corrupt: number;
-  /** Probability that a packet is marked CE instead of being lost (ECN). */
+  /** Probability that an ECN-capable frame is marked CE instead of being lost (RFC 3168). */
   congestionMark: number;
   /** Link rate in bytes per microsecond (0: infinite). */
   rate: number;
@@ -65,29 +73,79 @@ export const noImpairment: Impairment = {
   rate: 0,
 };
 
-interface Packet {
-  at: number;
-  order: number;
-  bytes: Uint8Array;
-  src: number;
-  dst: number;
-  ecn: number;
+/**
+ * The wrapper's terms for an impairment. Where they differ from what this simulator used to
+ * do with its own queue of bare segments:
+ * - a reordered frame is held back exactly `reorderDelay` µs rather than a random time up to
+ *   it; it is still overtaken by the frames sent after it within that time;
+ * - a duplicate goes through delay, reordering and the bottleneck on its own, rather than
+ *   trailing its original by a random time up to `reorderDelay`;
+ * - the rate counts the whole frame (Ethernet and IPv4 headers included) instead of the TCP
+ *   segment plus 40 bytes, and the bottleneck's queue is made large enough never to fill, so
+ *   that a rate only delays frames, as before, and adds no losses of its own.
+ */
+function linkImpairment(impairment: Impairment): LinkImpairment {
+  return {
+    loss: impairment.loss,
+    duplicate: impairment.duplicate,
+    reorder: impairment.reorder,
+    reorderDelayUs: Math.max(1, impairment.reorderDelay),
+    delayUs: impairment.delay,
+    corrupt: impairment.corrupt,
+    congestionMark: impairment.congestionMark,
+    rateBitsPerSecond: impairment.rate * 8e6,
+    queueBytes: Number.MAX_SAFE_INTEGER,
+  };
 }
+
+/** Buffers each way in each impairment wrapper: more than three connections' windows fill. */
+const IMPAIRMENT_FRAMES = 512;
+/** Locally administered unicast addresses, one per end of the pair; there is no ARP. */
+const MACS: [Uint8Array, Uint8Array] = [
+  Uint8Array.of(0x02, 0, 0, 0, 0, 1),
+  Uint8Array.of(0x02, 0, 0, 0, 0, 2),
+];
+const IPV4_HEADER_LENGTH = 20;
+/** The path MTU the cores assume (their default `mtu`). */
+const PATH_MTU = 1500;
+// The core sizes a data segment by its MSS less the timestamp option only, so a full segment
+// that also carries SACK blocks is larger than the path MTU (FreeBSD's tcp_output trims the
+// data to make room for all options). The links leave room for the largest TCP options so such
+// segments are carried and counted (`overMtu`) rather than failing the run; once the core
+// trims them, LINK_MTU can be PATH_MTU and the count 0.
+const LINK_MTU = PATH_MTU + 40;
 
 export interface NodeEvent {
   conn: TcpConnection;
   kind: TcpEventKind;
 }
 
+/** A frame that reached a node but not its core, and why. */
+type NodeDropReason = 'not-our-mac' | 'not-tcp' | 'not-our-address' | 'no-transmit-buffer';
+
 export class SimNode {
   readonly core: TcpCore;
   /** Events since the application last looked (delivered after each core call). */
   readonly pending: NodeEvent[] = [];
   readonly log: string[] = [];
+  /** Frames dropped between the link and the core; malformed ones are the core's to count. */
+  readonly drops: Record<NodeDropReason, number> = {
+    'not-our-mac': 0,
+    'not-tcp': 0,
+    'not-our-address': 0,
+    'no-transmit-buffer': 0,
+  };
+  private readonly mac: number;
+  private readonly ethernet = new EthernetHeader();
+  private readonly ipv4 = new Ipv4Header();
+  private readonly frame = new Frame();
+  private identification = 0;
 
   constructor(
     readonly network: SimNetwork,
     readonly address: number,
+    readonly link: ImpairedLink,
+    peerMac: Uint8Array,
     secretSeed: number,
     params: Partial<TcpParams>,
   ) {
@@ -95,25 +153,110 @@ export class SimNode {
     for (let i = 0; i < 16; i++) secret[i] = (secretSeed * 31 + i * 7) & 0xff;
     this.core = new TcpCore(
       {
-        transmit: (segment) => network.transmit(this, segment),
+        transmit: (segment) => this.transmit(segment),
         event: (conn, kind) => this.pending.push({ conn, kind }),
       },
       { secret, params, initialSequenceNumber: network.isn },
     );
+    this.mac = readMac(link.mac, 0);
+    this.ethernet.src = this.mac;
+    this.ethernet.dst = readMac(peerMac, 0);
+    this.ethernet.etherType = ETHERTYPE_IPV4;
+    this.ipv4.dontFragment = true;
+    this.ipv4.protocol = PROTOCOL_TCP;
+    link.onReadable(() => this.receive());
+  }
+
+  /** Writes one segment as a frame into a transmit buffer of the link and sends it. */
+  private transmit(seg: OutboundSegment): void {
+    const network = this.network;
+    network.sent++;
+    network.traceSegment(seg);
+    const link = this.link;
+    if (link.txAlloc(1) === 0) {
+      // All the wrapper's buffers hold frames still delayed: lost, as on a full device queue.
+      this.drops['no-transmit-buffer']++;
+      return;
+    }
+    const memory = link.memory;
+    const start = link.txDescriptors[0];
+    const h = seg.header;
+    const segmentLength = h.headerLength + seg.payloadLength;
+    const ip = this.ipv4;
+    ip.tos = seg.ecn;
+    ip.totalLength = IPV4_HEADER_LENGTH + segmentLength;
+    ip.identification = this.identification;
+    this.identification = (this.identification + 1) & 0xffff;
+    ip.src = seg.localAddress;
+    ip.dst = seg.remoteAddress;
+
+    let at = start + writeEthernet(memory, start, this.ethernet);
+    at += writeIpv4(memory, at, ip);
+    writeTcp(memory, at, h);
+    memory.set(
+      seg.payload.subarray(seg.payloadOffset, seg.payloadOffset + seg.payloadLength),
+      at + h.headerLength,
+    );
+    fillTcpChecksum(
+      memory,
+      at,
+      segmentLength,
+      ipv4PseudoHeaderSum(ip.src, ip.dst, PROTOCOL_TCP, segmentLength),
+    );
+    if (ip.totalLength > PATH_MTU) network.overMtu++;
+    link.txDescriptors[1] = at + segmentLength - start;
+    if (link.txSubmit(1) !== 1) {
+      throw new Error(`the link refused a frame of ${at + segmentLength - start} bytes`);
+    }
+  }
+
+  /** Reads every frame waiting on the link; each stays valid until the next `rxBurst`. */
+  private receive(): void {
+    const link = this.link;
+    const descriptors = link.rxDescriptors;
+    for (let count = link.rxBurst(link.burstSize); count > 0;) {
+      for (let k = 0; k < count; k++) {
+        const d = k * DESCRIPTOR_WORDS;
+        this.deliver(link.memory, descriptors[d], descriptors[d + 1]);
+      }
+      count = link.rxBurst(link.burstSize);
+    }
+  }
+
+  private deliver(memory: Uint8Array, offset: number, length: number): void {
+    const frame = this.frame;
+    const reason = parseFrame(memory, offset, length, frame);
+    const core = this.core;
+    if (reason === 'ipv4-bad-checksum' || reason === 'tcp-bad-checksum') {
+      core.countInputError('checksum', reason);
+    } else if (reason !== undefined) {
+      core.countInputError('malformed', reason);
+    } else if (frame.ethernet.dst !== this.mac) {
+      // A bit flipped in the destination address; a real interface filters it out.
+      this.drops['not-our-mac']++;
+    } else if (frame.kind !== 'tcp') {
+      // A bit flipped in the EtherType can turn a frame into something other than IPv4.
+      this.drops['not-tcp']++;
+    } else if (frame.ipv4.dst !== this.address) {
+      this.drops['not-our-address']++;
+    } else {
+      const ip = frame.ipv4;
+      core.input(this.network.now, frame.tcp, memory, ip.src, ip.dst, ip.tos & 3);
+    }
+    this.network.onEvents(this);
   }
 }
 
 export class SimNetwork {
-  now = 0;
-  readonly rng: Rng;
-  readonly nodes = new Map<number, SimNode>();
-  private queue: Packet[] = [];
-  private order = 0;
-  private readonly header = new TcpHeader();
-  /** When the link towards each address is next free (rate limit). */
-  private readonly busyUntil = new Map<number, number>();
+  readonly clock = new VirtualClock();
+  readonly nodes: SimNode[] = [];
+  /** The two ends of the cable; node i owns end i. */
+  private readonly ends: [ImpairedLink, ImpairedLink];
+  private readonly inner: [MemoryLink, MemoryLink];
+  /** Segments the cores handed to the network. */
   sent = 0;
-  lost = 0;
+  /** Of those, IPv4 packets larger than the path MTU the cores assume. */
+  overMtu = 0;
   steps = 0;
   trace: string[] = [];
   /** A livelock (no progress in virtual time) shows up as too many steps. */
@@ -125,96 +268,105 @@ export class SimNetwork {
 
   constructor(
     seed: number,
-    public impairment: Impairment,
+    readonly impairment: Impairment,
   ) {
-    this.rng = new Rng(seed);
+    const clock = this.clock;
+    // The pair itself adds nothing: no latency, no rate; the wrappers do all of it. Receive
+    // rings as large as transmit rings: whatever one end has on the wire fits in the other's.
+    this.inner = createMemoryLinkPair({
+      clock,
+      mtu: LINK_MTU,
+      rxFrames: 256,
+      txFrames: 256,
+      macs: MACS,
+    });
+    const tx = linkImpairment(impairment);
+    const frames = IMPAIRMENT_FRAMES;
+    this.ends = [
+      impair(this.inner[0], { clock, seed: (2 * seed) >>> 0, tx, frames }),
+      impair(this.inner[1], { clock, seed: (2 * seed + 1) >>> 0, tx, frames }),
+    ];
+    // Until a node takes an end, what reaches it is read and dropped, as by a host without TCP.
+    for (const end of this.ends) end.onReadable(() => discard(end));
+  }
+
+  get now(): number {
+    return this.clock.now();
   }
 
   addNode(address: number, params: Partial<TcpParams>): SimNode {
-    const node = new SimNode(this, address, address ^ 0x5a5a, params);
-    this.nodes.set(address, node);
+    const index = this.nodes.length;
+    if (index === 2) throw new Error('the simulated network is one cable: two nodes at most');
+    const node = new SimNode(
+      this,
+      address,
+      this.ends[index],
+      MACS[1 - index],
+      address ^ 0x5a5a,
+      params,
+    );
+    this.nodes.push(node);
     return node;
   }
 
-  transmit(from: SimNode, seg: OutboundSegment): void {
+  /** @internal */
+  traceSegment(seg: OutboundSegment): void {
+    if (!(globalThis as Record<string, unknown>).SIMDEBUG) return;
     const h = seg.header;
-    if ((globalThis as Record<string, unknown>).SIMDEBUG) {
-      this.trace.push(
-        `${this.now} ${seg.localAddress === 0xc6120001 ? 'C' : 'S'}${h.srcPort}>${h.dstPort} f${h.flags.toString(16)} s${h.seq} a${h.ack} w${h.window} l${seg.payloadLength}`,
-      );
-      if (this.trace.length > 40) this.trace.shift();
-    }
-    const length = h.headerLength + seg.payloadLength;
-    const bytes = new Uint8Array(length);
-    writeTcp(bytes, 0, h);
-    bytes.set(
-      seg.payload.subarray(seg.payloadOffset, seg.payloadOffset + seg.payloadLength),
-      h.headerLength,
+    this.trace.push(
+      `${this.now} ${seg.localAddress === 0xc6120001 ? 'C' : 'S'}${h.srcPort}>${h.dstPort} f${h.flags.toString(16)} s${h.seq} a${h.ack} w${h.window} l${seg.payloadLength}`,
     );
-    fillTcpChecksum(
-      bytes,
-      0,
-      length,
-      ipv4PseudoHeaderSum(seg.localAddress, seg.remoteAddress, 6, length),
-    );
-    this.sent++;
-    const imp = this.impairment;
-    if (this.rng.next() < imp.loss) {
-      this.lost++;
-      return;
-    }
-    let ecn = seg.ecn;
-    if (ecn === 2 && this.rng.next() < imp.congestionMark) ecn = 3;
-    if (this.rng.next() < imp.corrupt) bytes[this.rng.int(length)] ^= 1 << this.rng.int(8);
-    let at = this.now + imp.delay;
-    if (imp.rate > 0) {
-      const free = Math.max(this.busyUntil.get(seg.remoteAddress) ?? 0, this.now);
-      const done = free + Math.ceil((length + 40) / imp.rate);
-      this.busyUntil.set(seg.remoteAddress, done);
-      at = done + imp.delay;
-    }
-    if (this.rng.next() < imp.reorder) at += 1 + this.rng.int(Math.max(1, imp.reorderDelay));
-    this.push({
-      at,
-      order: this.order++,
-      bytes,
-      src: seg.localAddress,
-      dst: seg.remoteAddress,
-      ecn,
-    });
-    if (this.rng.next() < imp.duplicate) {
-      const later = at + this.rng.int(Math.max(1, imp.reorderDelay + 1));
-      this.push({
-        at: later,
-        order: this.order++,
-        bytes,
-        src: seg.localAddress,
-        dst: seg.remoteAddress,
-        ecn,
-      });
-    }
+    if (this.trace.length > 40) this.trace.shift();
   }
 
-  private push(p: Packet): void {
-    // Binary insertion keeps the queue ordered by (at, order).
-    const q = this.queue;
-    let lo = 0;
-    let hi = q.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (q[mid].at < p.at || (q[mid].at === p.at && q[mid].order < p.order)) lo = mid + 1;
-      else hi = mid;
+  /**
+   * Frames the links still hold (delayed, queued, on the wire, waiting to be read) and link
+   * timers still armed; both 0 once the network is quiet.
+   */
+  get framesHeld(): number {
+    let held = 0;
+    for (let i = 0; i < 2; i++) {
+      const outer = this.ends[i].stats();
+      const inner = this.inner[i].stats();
+      held += (outer.txHeld as number) + (outer.rxHeld as number);
+      held += (inner.rxWaiting as number) + (inner.txOnWire as number);
     }
-    q.splice(lo, 0, p);
+    return held;
   }
 
-  get inFlight(): number {
-    return this.queue.length;
+  /**
+   * Frames delivered to an end but never read, taken off the link to count them: the nodes
+   * read every frame as it arrives, so this is 0 unless a wake-up went missing.
+   */
+  takeUnread(): number {
+    let unread = 0;
+    for (const end of this.ends) {
+      for (let count = end.rxBurst(end.burstSize); count > 0; count = end.rxBurst(end.burstSize)) {
+        unread += count;
+      }
+    }
+    return unread;
   }
 
+  get timersArmed(): number {
+    return this.clock.pending;
+  }
+
+  /** Frames the links dropped, by reason (impairment losses among them). */
+  linkDrops(): Record<string, number> {
+    const drops: Record<string, number> = {};
+    for (const end of this.ends) {
+      for (const [reason, count] of Object.entries(end.stats().drops)) {
+        drops[reason] = (drops[reason] ?? 0) + count;
+      }
+    }
+    return drops;
+  }
+
+  /** The earliest link timer or core deadline; Infinity when nothing is waiting. */
   private nextTime(): number {
-    let t = this.queue.length > 0 ? this.queue[0].at : Infinity;
-    for (const node of this.nodes.values()) {
+    let t = this.clock.nextDeadline() ?? Infinity;
+    for (const node of this.nodes) {
       const d = node.core.nextDeadline();
       if (d !== -1 && d < t) t = d;
     }
@@ -223,46 +375,28 @@ export class SimNetwork {
 
   /** Advances virtual time event by event until `done()` or `limit` (µs). */
   run(done: () => boolean, limit: number): boolean {
+    const clock = this.clock;
     while (!done()) {
       if (++this.steps > this.stepBudget) {
         throw new Error(`simulation exceeded ${this.stepBudget} steps at ${this.now} µs`);
       }
       const t = this.nextTime();
       if (t === Infinity || t > limit) return done();
-      if (t > this.now) this.now = t;
-      while (this.queue.length > 0 && this.queue[0].at <= this.now) {
-        const p = this.queue.shift()!;
-        this.deliver(p);
-      }
-      for (const node of this.nodes.values()) {
-        node.core.tick(this.now);
+      // Frames due by then arrive first (through the nodes' readable callbacks), then the
+      // cores' timers run.
+      clock.runUntil(Math.max(t, clock.now()));
+      const now = clock.now();
+      for (const node of this.nodes) {
+        node.core.tick(now);
         this.onEvents(node);
       }
     }
     return true;
   }
+}
 
-  private deliver(p: Packet): void {
-    const node = this.nodes.get(p.dst);
-    if (node === undefined) return;
-    const core = node.core;
-    const reason = parseTcp(p.bytes, 0, p.bytes.length, this.header);
-    if (reason !== undefined) {
-      core.countInputError('malformed', reason);
-    } else if (
-      !tcpChecksumOk(
-        p.bytes,
-        0,
-        p.bytes.length,
-        ipv4PseudoHeaderSum(p.src, p.dst, 6, p.bytes.length),
-      )
-    ) {
-      core.countInputError('checksum');
-    } else {
-      core.input(this.now, this.header, p.bytes, p.src, p.dst, p.ecn);
-    }
-    this.onEvents(node);
-  }
+function discard(link: ImpairedLink): void {
+  while (link.rxBurst(link.burstSize) > 0);
 }
 
 export { TcpEvent };

@@ -40,6 +40,19 @@ describe('simulation: two cores over an impaired network', () => {
     expect(r.retransmissions).toBeGreaterThan(0);
   });
 
+  it('marks ECN-capable frames CE instead of losing them, and the transfer completes', () => {
+    const r = runTransfer({
+      seed: 11,
+      connections: 1,
+      upload: 300_000,
+      download: 100_000,
+      impairment: { ...noImpairment, congestionMark: 0.05, loss: 0.01, rate: 12.5 },
+      params: { ecn: 'on' },
+    });
+    expect(r.failure).toBeNull();
+    expect(r.ceReceived).toBeGreaterThan(0);
+  });
+
   it('passes 60 random seeds (sizes, buffers, options, impairment)', () => {
     for (let seed = 1; seed <= 60; seed++) {
       const r = runTransfer(scenarioForSeed(seed));

@@ -55,6 +55,10 @@ export interface TransferResult {
   virtualTime: number;
   segments: number;
   retransmissions: number;
+  /** Segments that arrived marked CE (ECN), on either side. */
+  ceReceived: number;
+  /** Packets larger than the path MTU the cores assume (see `overMtu` in network.ts). */
+  overMtu: number;
 }
 
 const scratch = new Uint8Array(65536);
@@ -178,9 +182,13 @@ export function runTransfer(options: TransferOptions): TransferResult {
     if ((globalThis as Record<string, unknown>).SIMDEBUG) console.log(net.trace.join('\n'));
     throw err;
   }
-  // Let TIME_WAIT and any straggler run out.
+  // Let TIME_WAIT and any straggler run out, until the links hold no frame either.
   net.run(
-    () => client.core.connectionCount === 0 && server.core.connectionCount === 0,
+    () =>
+      client.core.connectionCount === 0 &&
+      server.core.connectionCount === 0 &&
+      net.framesHeld === 0 &&
+      net.timersArmed === 0,
     net.now + 600_000_000,
   );
   server.core.closeListener(net.now, listener);
@@ -216,6 +224,8 @@ export function runTransfer(options: TransferOptions): TransferResult {
     virtualTime: net.now,
     segments: net.sent,
     retransmissions: client.core.counters.tcpRetransSegs + server.core.counters.tcpRetransSegs,
+    ceReceived: client.core.counters.ecnCeReceived + server.core.counters.ecnCeReceived,
+    overMtu: net.overMtu,
   });
 
   if (endpoints.length !== 2 * options.connections) {
@@ -249,6 +259,10 @@ export function runTransfer(options: TransferOptions): TransferResult {
     if (core.timersArmed !== 0) return result(`${name}: timers left`);
     if (core.bufferBytes !== 0) return result(`${name}: buffers left`);
   }
+  if (net.framesHeld !== 0) return result(`links: ${net.framesHeld} frames held`);
+  if (net.timersArmed !== 0) return result(`links: ${net.timersArmed} timers armed`);
+  const unread = net.takeUnread();
+  if (unread !== 0) return result(`links: ${unread} frames delivered but never read`);
   return result(null);
 }
 
