@@ -25,7 +25,6 @@ if (!Number.isInteger(seeds) || seeds < 1 || !Number.isInteger(from) || !(scale 
 const started = Date.now();
 let segments = 0;
 let retransmissions = 0;
-let overMtu = 0;
 for (let seed = from; seed < from + seeds; seed++) {
   const scenario = scenarioForSeed(seed, scale);
   let failure: string | null;
@@ -34,7 +33,6 @@ for (let seed = from; seed < from + seeds; seed++) {
     failure = result.failure;
     segments += result.segments;
     retransmissions += result.retransmissions;
-    overMtu += result.overMtu;
   } catch (err) {
     failure = `threw: ${(err as Error).stack ?? String(err)}`;
   }
@@ -54,7 +52,3 @@ console.log(
   `all ${seeds} seeds passed (${from}..${from + seeds - 1}): ${segments} segments, ` +
     `${retransmissions} retransmissions, ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
-if (overMtu > 0) {
-  // A shortcoming of the core the links tolerate; see LINK_MTU in network.ts.
-  console.log(`note: ${overMtu} packets were larger than the 1500-byte path MTU`);
-}

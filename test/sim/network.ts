@@ -108,12 +108,6 @@ const MACS: [Uint8Array, Uint8Array] = [
 const IPV4_HEADER_LENGTH = 20;
 /** The path MTU the cores assume (their default `mtu`). */
 const PATH_MTU = 1500;
-// The core sizes a data segment by its MSS less the timestamp option only, so a full segment
-// that also carries SACK blocks is larger than the path MTU (FreeBSD's tcp_output trims the
-// data to make room for all options). The links leave room for the largest TCP options so such
-// segments are carried and counted (`overMtu`) rather than failing the run; once the core
-// trims them, LINK_MTU can be PATH_MTU and the count 0.
-const LINK_MTU = PATH_MTU + 40;
 
 export interface NodeEvent {
   conn: TcpConnection;
@@ -203,7 +197,6 @@ export class SimNode {
       segmentLength,
       ipv4PseudoHeaderSum(ip.src, ip.dst, PROTOCOL_TCP, segmentLength),
     );
-    if (ip.totalLength > PATH_MTU) network.overMtu++;
     link.txDescriptors[1] = at + segmentLength - start;
     if (link.txSubmit(1) !== 1) {
       throw new Error(`the link refused a frame of ${at + segmentLength - start} bytes`);
@@ -255,8 +248,6 @@ export class SimNetwork {
   private readonly inner: [MemoryLink, MemoryLink];
   /** Segments the cores handed to the network. */
   sent = 0;
-  /** Of those, IPv4 packets larger than the path MTU the cores assume. */
-  overMtu = 0;
   steps = 0;
   trace: string[] = [];
   /** A livelock (no progress in virtual time) shows up as too many steps. */
@@ -275,7 +266,7 @@ export class SimNetwork {
     // rings as large as transmit rings: whatever one end has on the wire fits in the other's.
     this.inner = createMemoryLinkPair({
       clock,
-      mtu: LINK_MTU,
+      mtu: PATH_MTU,
       rxFrames: 256,
       txFrames: 256,
       macs: MACS,

@@ -57,8 +57,6 @@ export interface TransferResult {
   retransmissions: number;
   /** Segments that arrived marked CE (ECN), on either side. */
   ceReceived: number;
-  /** Packets larger than the path MTU the cores assume (see `overMtu` in network.ts). */
-  overMtu: number;
 }
 
 const scratch = new Uint8Array(65536);
@@ -225,7 +223,6 @@ export function runTransfer(options: TransferOptions): TransferResult {
     segments: net.sent,
     retransmissions: client.core.counters.tcpRetransSegs + server.core.counters.tcpRetransSegs,
     ceReceived: client.core.counters.ecnCeReceived + server.core.counters.ecnCeReceived,
-    overMtu: net.overMtu,
   });
 
   if (endpoints.length !== 2 * options.connections) {
