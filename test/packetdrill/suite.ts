@@ -14,8 +14,18 @@ export function findSuite(): string | undefined {
     resolve(root, '../shared/conformance/tcp-testsuite'),
     resolve(root, '../../shared/conformance/tcp-testsuite'),
   ];
-  return candidates.find((c): c is string => c !== undefined && existsSync(c));
+  const found = candidates.find((c): c is string => c !== undefined && existsSync(c));
+  if (found === undefined && !warned) {
+    warned = true;
+    console.warn(
+      'skipping the packetdrill suite tests: no suite at $PACKETDRILL_SUITE or ' +
+        '../shared/conformance/tcp-testsuite (set PACKETDRILL_SUITE to its folder)',
+    );
+  }
+  return found;
 }
+
+let warned = false;
 
 /** The groups whose IPv4 scripts must all pass or be skipped for a listed reason. */
 export const GROUPS = [

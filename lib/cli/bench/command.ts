@@ -242,6 +242,7 @@ async function unwritable(file: string): Promise<string | undefined> {
 async function writeOutput(file: string, text: () => Promise<string>): Promise<boolean> {
   try {
     await writeFile(file, await text());
+    process.stderr.write(`utcp bench: wrote ${file}\n`);
     return true;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
@@ -290,6 +291,11 @@ export async function runBench(options: BenchOptions): Promise<number> {
   let fallbackTold = false;
   const profiles: Record<string, ProfileSummary> = {};
   try {
+    const count = plan(options).reduce((sum, step) => sum + step.workloads.length, 0);
+    status.log(
+      `utcp bench: ${count} workloads of ${options.duration} s each, about ` +
+        `${Math.ceil((count * (options.duration + 1)) / 60)} min`,
+    );
     status.update(options.link === 'memory' ? 'starting two utcp stacks' : 'building the lab');
     arena = options.link === 'memory' ? await memoryArena(options.mtu) : await labArena(options);
     if (interrupted) {

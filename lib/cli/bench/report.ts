@@ -137,7 +137,7 @@ const LABELS: Record<keyof Summary, string> = {
   rr1k_p999_us: 'ping-pong 1 KiB p99.9 µs',
   crr_per_s: 'connections/s',
   crr_errors: 'connection errors',
-  cpu_pct: 'client CPU %',
+  cpu_pct: 'client CPU % (mean)',
 };
 
 export function ratio(utcp: number | null, kernel: number | null): number | null {
