@@ -110,6 +110,7 @@ export class PacketLink implements Link {
   readonly rxDescriptors: Uint32Array;
   readonly txDescriptors: Uint32Array;
   readonly burstSize: number;
+  readonly fillsChecksums = true;
   #socket: NativePacketSocket;
   #closed = false;
 

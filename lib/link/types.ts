@@ -36,6 +36,11 @@ export interface Link {
   readonly txDescriptors: Uint32Array;
   /** Largest burst either direction takes. */
   readonly burstSize: number;
+  /**
+   * Whether `txSubmit` honours TX_FLAG_FILL_CHECKSUMS (IPv4 header and TCP, UDP or ICMP
+   * checksums written in the burst call); absent means it does not.
+   */
+  readonly fillsChecksums?: boolean;
 
   rxBurst(max: number): number;
   rxRelease(): void;

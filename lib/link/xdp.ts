@@ -134,6 +134,7 @@ export class XdpLink implements Link {
   readonly rxDescriptors: Uint32Array;
   readonly txDescriptors: Uint32Array;
   readonly burstSize: number;
+  readonly fillsChecksums = true;
   readonly queue: number;
   /** 'copy' or 'zerocopy', as the kernel bound the socket. */
   readonly bindMode: string;

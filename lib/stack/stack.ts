@@ -4,7 +4,12 @@
  * burst (coalesced ACKs) and the frames to send leave in one `txSubmit`. Nothing here keeps a
  * timer per connection: one clock timer wakes the stack at its earliest deadline.
  */
-import { RX_FLAG_CHECKSUM_VERIFIED, DESCRIPTOR_WORDS, type Link } from '../link/types.js';
+import {
+  RX_FLAG_CHECKSUM_VERIFIED,
+  TX_FLAG_FILL_CHECKSUMS,
+  DESCRIPTOR_WORDS,
+  type Link,
+} from '../link/types.js';
 import type { Clock, ClockTimer } from '../link/clock.js';
 import { Ipv4Header, parseIpv4, type Ipv4DropReason } from '../wire/ipv4.js';
 import { formatIPv4, formatMac, parseIPv4, prefixMask, readIPv4 } from './address.js';
@@ -107,6 +112,12 @@ export interface StackOptions {
 /** Why a send could not happen, as the errno-style code users see. */
 export type RouteError = 'ENETUNREACH' | 'EMSGSIZE' | 'ENOBUFS';
 
+/**
+ * Writes a datagram's payload at `buf[offset ..]`. With `checksumByLink` the link fills the
+ * transport checksum as the frame leaves, so the writer may leave it zero.
+ */
+export type PayloadWriter = (buf: Uint8Array, offset: number, checksumByLink: boolean) => void;
+
 /** Path MTU floor (RFC 1191 3: never below 68; Linux uses 552 to keep MSS sensible). */
 const MIN_PATH_MTU = 552;
 /** Bursts taken in one turn of the event loop before yielding to other work. */
@@ -143,9 +154,12 @@ export class Stack {
   lastSlot = -1;
   private flushQueued = false;
   private closed = false;
+  /** The link writes IPv4 and transport checksums in its burst call (TX_FLAG_FILL_CHECKSUMS). */
+  private readonly linkFillsChecksums: boolean;
 
   constructor(options: StackOptions) {
     this.link = options.link;
+    this.linkFillsChecksums = options.link.fillsChecksums === true;
     this.clock = options.clock;
     const address = parseIPv4(options.address);
     if (address === undefined) throw codeError('EINVAL', `not an IPv4 address: ${options.address}`);
@@ -269,7 +283,7 @@ export class Stack {
     destination: number,
     protocol: number,
     length: number,
-    write: (buf: Uint8Array, offset: number) => void,
+    write: PayloadWriter,
     tos = 0,
   ): RouteError | undefined {
     this.counters.ipOutRequests++;
@@ -308,7 +322,7 @@ export class Stack {
         destination,
         tos,
       );
-      write(this.scratch, IPV4_HEADER);
+      write(this.scratch, IPV4_HEADER, false);
       const requestNow = this.arp.hold(nextHop, this.scratch.subarray(0, totalLength), now);
       if (requestNow) this.sendArp(ARP_REQUEST, BROADCAST_MAC, nextHop, new Uint8Array(6));
       this.armWake();
@@ -336,9 +350,13 @@ export class Stack {
       destination,
       tos,
     );
-    write(memory, offset + ETHERNET_HEADER + IPV4_HEADER);
+    write(memory, offset + ETHERNET_HEADER + IPV4_HEADER, this.linkFillsChecksums);
     this.lastSlot = this.tx.nextSlot;
-    this.commitFrame(offset, ETHERNET_HEADER + totalLength);
+    this.commitFrame(
+      offset,
+      ETHERNET_HEADER + totalLength,
+      this.linkFillsChecksums ? TX_FLAG_FILL_CHECKSUMS : 0,
+    );
     this.queueFlush();
     return undefined;
   }
@@ -347,14 +365,11 @@ export class Stack {
    * Rewrites the payload of a datagram `sendIPv4` batched in this burst, in place: same
    * destination, protocol and length, so the IP header stands. False when it already left.
    */
-  rewriteIPv4(
-    slot: number,
-    generation: number,
-    write: (buf: Uint8Array, offset: number) => void,
-  ): boolean {
+  rewriteIPv4(slot: number, generation: number, write: PayloadWriter): boolean {
     const offset = this.tx.slotOffset(slot, generation);
     if (offset < 0) return false;
-    write(this.link.memory, offset + ETHERNET_HEADER + IPV4_HEADER);
+    // Only frames sendIPv4 put straight into the batch have a slot, flagged as it chose.
+    write(this.link.memory, offset + ETHERNET_HEADER + IPV4_HEADER, this.linkFillsChecksums);
     return true;
   }
 
@@ -617,12 +632,12 @@ export class Stack {
     this.queueFlush();
   }
 
-  private commitFrame(offset: number, length: number): void {
+  private commitFrame(offset: number, length: number, flags = 0): void {
     if (length < 60) {
       this.link.memory.fill(0, offset + length, offset + 60);
       length = 60;
     }
-    this.tx.commit(length);
+    this.tx.commit(length, flags);
     if (length > ETHERNET_HEADER && readUint16(this.link.memory, offset + 12) === ETHERTYPE_IPV4) {
       this.counters.ipOutTransmits++;
     }

@@ -193,13 +193,14 @@ export class StackTcp implements Transport, TcpHost {
     const length = headerLength + segment.payloadLength;
     const conn = segment.connection;
     const pureAck = conn !== null && segment.payloadLength === 0 && (header.flags & ~ECE) === ACK;
-    const write = (buf: Uint8Array, at: number): void => {
+    const write = (buf: Uint8Array, at: number, checksumByLink: boolean): void => {
       header.checksum = 0;
       writeTcp(buf, at, header);
       if (segment.payloadLength > 0) {
         const start = segment.payloadOffset;
         buf.set(segment.payload.subarray(start, start + segment.payloadLength), at + headerLength);
       }
+      if (checksumByLink) return;
       const pseudo = ipv4PseudoHeaderSum(
         segment.localAddress,
         segment.remoteAddress,
