@@ -39,7 +39,7 @@ import {
 } from '../wire/tcp.js';
 import { formatIPv4, readIPv4 } from './address.js';
 import { ICMP_CODE_FRAGMENTATION_NEEDED, ICMP_DEST_UNREACHABLE, PROTOCOL_TCP } from './headers.js';
-import type { Stack, Transport } from './stack.js';
+import type { PayloadWriter, Stack, Transport } from './stack.js';
 import { TimerWheel } from './timer-wheel.js';
 import type { ConnectionEvents, TcpConnection, TcpListener } from './tcp-types.js';
 
@@ -185,6 +185,32 @@ export class StackTcp implements Transport, TcpHost {
     return this.wheel.size;
   }
 
+  /** The segment `writeOutgoing` writes, set by `transmit` just before it hands it on. */
+  private outgoing: OutboundSegment | null = null;
+  private outgoingHeaderLength = 0;
+  /** Writes `outgoing` where the stack asks: one function for every segment, no closure each. */
+  private readonly writeOutgoing: PayloadWriter = (buf, at, checksumByLink) => {
+    const segment = this.outgoing;
+    if (segment === null) return;
+    const header = segment.header;
+    const headerLength = this.outgoingHeaderLength;
+    const length = headerLength + segment.payloadLength;
+    header.checksum = 0;
+    writeTcp(buf, at, header);
+    if (segment.payloadLength > 0) {
+      const start = segment.payloadOffset;
+      buf.set(segment.payload.subarray(start, start + segment.payloadLength), at + headerLength);
+    }
+    if (checksumByLink) return;
+    const pseudo = ipv4PseudoHeaderSum(
+      segment.localAddress,
+      segment.remoteAddress,
+      PROTOCOL_TCP,
+      length,
+    );
+    fillTcpChecksum(buf, at, length, pseudo);
+  };
+
   // TcpHost ------------------------------------------------------------------------------
 
   transmit(segment: OutboundSegment): void {
@@ -193,22 +219,9 @@ export class StackTcp implements Transport, TcpHost {
     const length = headerLength + segment.payloadLength;
     const conn = segment.connection;
     const pureAck = conn !== null && segment.payloadLength === 0 && (header.flags & ~ECE) === ACK;
-    const write = (buf: Uint8Array, at: number, checksumByLink: boolean): void => {
-      header.checksum = 0;
-      writeTcp(buf, at, header);
-      if (segment.payloadLength > 0) {
-        const start = segment.payloadOffset;
-        buf.set(segment.payload.subarray(start, start + segment.payloadLength), at + headerLength);
-      }
-      if (checksumByLink) return;
-      const pseudo = ipv4PseudoHeaderSum(
-        segment.localAddress,
-        segment.remoteAddress,
-        PROTOCOL_TCP,
-        length,
-      );
-      fillTcpChecksum(buf, at, length, pseudo);
-    };
+    this.outgoing = segment;
+    this.outgoingHeaderLength = headerLength;
+    const write = this.writeOutgoing;
 
     if (pureAck && this.stack.inBurst) {
       const held = this.heldAcks.get(conn);
