@@ -30,6 +30,8 @@ interface Datagram {
   /** Payload length, known once the last fragment (MF clear) arrived; else -1. */
   totalLength: number;
   heldBytes: number;
+  /** The highest fragment end held so far. */
+  highestEnd: number;
   expiresAt: number;
 }
 
@@ -69,7 +71,13 @@ export class Reassembler {
   ): Uint8Array | undefined {
     const key = `${source}:${destination}:${protocol}:${identification}`;
     const end = offset + payload.length;
-    if (end > MAX_DATAGRAM_PAYLOAD || (moreFragments && payload.length % 8 !== 0)) {
+    // An empty fragment carries nothing and would hold a record outside the memory bound
+    // (Linux discards end == offset too).
+    if (
+      payload.length === 0 ||
+      end > MAX_DATAGRAM_PAYLOAD ||
+      (moreFragments && payload.length % 8 !== 0)
+    ) {
       this.discard(key, 'ip-fragment-malformed');
       return undefined;
     }
@@ -85,6 +93,7 @@ export class Reassembler {
         fragments: [],
         totalLength: -1,
         heldBytes: 0,
+        highestEnd: 0,
         expiresAt: now + this.options.timeout,
       };
       this.datagrams.set(key, datagram);
@@ -97,7 +106,8 @@ export class Reassembler {
       }
       datagram.totalLength = end;
     }
-    if (datagram.totalLength !== -1 && end > datagram.totalLength) {
+    // A fragment past the last one's end, held or arriving, contradicts it.
+    if (datagram.totalLength !== -1 && Math.max(end, datagram.highestEnd) > datagram.totalLength) {
       this.discard(key, 'ip-fragment-overlap');
       return undefined;
     }
@@ -114,6 +124,7 @@ export class Reassembler {
 
     datagram.fragments.push({ offset, bytes: Uint8Array.from(payload) });
     datagram.heldBytes += payload.length;
+    datagram.highestEnd = Math.max(datagram.highestEnd, end);
     this.held += payload.length;
     if (datagram.totalLength === -1 || datagram.heldBytes !== datagram.totalLength) {
       return undefined;
