@@ -488,8 +488,16 @@ function synchronisedInput(
     return;
   }
 
-  // RFC 7323 4.3: remember the peer's timestamp if this segment covers Last.ACK.sent.
-  if (c.tsOk && o.timestamp && seqLeq(seq, c.lastAckSent) && seqGeq(o.tsVal, c.tsRecent)) {
+  // RFC 7323 4.3: remember the peer's timestamp if this segment covers Last.ACK.sent: it
+  // starts at or before it and reaches it (FreeBSD tcp_input tests both ends), so a blind
+  // segment from far behind cannot move TS.Recent and have PAWS drop the real peer.
+  if (
+    c.tsOk &&
+    o.timestamp &&
+    seqLeq(seq, c.lastAckSent) &&
+    seqLeq(c.lastAckSent, seqAdd(seq, dataLength + (fin ? 1 : 0))) &&
+    seqGeq(o.tsVal, c.tsRecent)
+  ) {
     c.tsRecent = o.tsVal;
     c.tsRecentAge = now;
   }

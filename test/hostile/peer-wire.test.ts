@@ -165,7 +165,7 @@ describe('hostile peer: timestamps', () => {
   // flag, TSval far ahead) moves TS.Recent, and from then on PAWS drops every segment of the
   // real peer: the connection is wedged. Expected (RFC 7323 5.3 R2 before R3; FreeBSD also
   // wants Last.ACK.sent within the segment): an unacceptable segment leaves TS.Recent alone.
-  it.fails('a blind old segment with a huge TSval does not wedge the connection', async () => {
+  it('a blind old segment with a huge TSval does not wedge the connection', async () => {
     const { r, open, got, errors } = await established({}, tsOption(1000));
     r.send({ ...data(open, open.sndNxt, 'one'), options: tsOption(1001) });
     r.send({
