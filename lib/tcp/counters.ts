@@ -26,6 +26,7 @@ export const DROP_REASONS = [
   'after-close',
   'reassembly-full',
   'receive-buffer-full',
+  'data-after-fin',
   'stray-ack-in-syn-received',
   'stray-segment',
   'checksum',

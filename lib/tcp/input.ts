@@ -557,6 +557,19 @@ function synchronisedInput(
     c.ackNow = true;
   }
 
+  // A FIN already seen out of order ends the peer's stream: bytes past it, and a FIN
+  // elsewhere, are not the stream (the peer is broken or hostile); they are cut and counted,
+  // so that filling the hole delivers up to the FIN and then the end.
+  if (c.pendingFinSeq !== -1) {
+    const past = seqDiff(seqAdd(seq, dataLength), c.pendingFinSeq);
+    if (past > 0) {
+      core.drop('data-after-fin', h, `${Math.min(past, dataLength)} bytes past the FIN`);
+      dataLength = Math.max(0, dataLength - past);
+      c.ackNow = true;
+    }
+    if (fin && seqAdd(seq, dataLength) !== c.pendingFinSeq) fin = false;
+  }
+
   // Fifth: the ACK field.
   if ((flags & ACK) === 0) {
     core.drop('no-ack-flag', h);
