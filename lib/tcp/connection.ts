@@ -166,6 +166,8 @@ export class TcpConnection implements CongestionState {
   /** The earliest of the timers above: what the host's timer wheel reads. */
   deadline = NO_TIMER;
   persistBackoff = 0;
+  /** Zero-window probes sent since a segment last arrived: the peer may be gone. */
+  persistProbesUnanswered = 0;
   keepaliveProbes = 0;
   /** Last time a segment arrived (keepalive idle time). */
   lastReceived = 0;

@@ -112,6 +112,7 @@ export function segmentArrives(
 
   c.lastReceived = now;
   c.keepaliveProbes = 0;
+  c.persistProbesUnanswered = 0;
   if (c.state === SYN_SENT) synSentInput(core, now, c, h, buf, ecn);
   else synchronisedInput(core, now, c, h, buf, ecn);
   if (!c.released) {
@@ -734,13 +735,16 @@ function ackArrives(
 
   if (acked <= 0) {
     // RFC 5681 2 (DUPLICATE ACKNOWLEDGMENT): no data, no SYN/FIN, same ACK and window, and
-    // something outstanding.
+    // something outstanding other than a window probe: with the window closed the answers
+    // to persist probes repeat the ACK, and must not retransmit into it (FreeBSD counts
+    // duplicates only while the retransmission timer runs).
     if (
       acked === 0 &&
       dataLength === 0 &&
       (h.flags & (SYN | FIN)) === 0 &&
       h.payloadLength === 0 &&
       !windowChanged &&
+      c.sndWnd > 0 &&
       seqGt(c.sndMax, c.sndUna)
     ) {
       duplicateAck(core, now, c);

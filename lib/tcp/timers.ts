@@ -106,6 +106,14 @@ function persistTimeout(core: CoreContext, now: number, c: TcpConnection): void 
     output(core, now, c, true);
     return;
   }
+  // A closed window is no reason to wait for ever on a peer that answers nothing: after as
+  // many unanswered probes as retransmissions are allowed, give up (Linux tcp_probe_timer;
+  // FreeBSD tcp_timer_persist drops after a full backoff likewise).
+  if (c.persistProbesUnanswered > c.params.maxRetransmits) {
+    giveUp(core, now, c);
+    return;
+  }
+  c.persistProbesUnanswered++;
   core.counters.persistProbes++;
   // The probe is the byte at SND.UNA, sent again until the window opens (BSD).
   c.sndNxt = c.sndUna;
