@@ -104,19 +104,17 @@ export class Icmp {
       this.stack.counters.drop('icmp-error-not-ours');
       return;
     }
-    let mtu = 0;
-    if (type === ICMP_DEST_UNREACHABLE && code === ICMP_CODE_FRAGMENTATION_NEEDED) {
-      // RFC 1191 4: the next-hop MTU sits in the low 16 bits of the second word.
-      mtu = readUint16(buf, offset + 6);
-      mtu = this.stack.learnPathMtu(quotedDestination, mtu, now);
-    }
+    const fragmentationNeeded =
+      type === ICMP_DEST_UNREACHABLE && code === ICMP_CODE_FRAGMENTATION_NEEDED;
+    // RFC 1191 4: the next-hop MTU sits in the low 16 bits of the second word.
+    const mtu = fragmentationNeeded ? readUint16(buf, offset + 6) : 0;
     const transport = this.stack.transport(header.protocol);
     if (transport === undefined) {
       this.stack.counters.drop('icmp-error-unknown-protocol');
       return;
     }
     const start = quoted + headerLength;
-    transport.icmpError(
+    const adopted = transport.icmpError(
       type,
       code,
       mtu,
@@ -125,6 +123,10 @@ export class Icmp {
       buf.subarray(start, quoted + quotedLength),
       now,
     );
+    // Learnt only when the transport believed the error (a spoofed one quoting nothing in
+    // flight changes nothing), and as the transport adopted it, floor included.
+    if (fragmentationNeeded && adopted > 0)
+      this.stack.learnPathMtu(quotedDestination, adopted, now);
   }
 
   private sendEchoReply(

@@ -62,6 +62,8 @@ export interface Transport {
   /**
    * An ICMP error quoting one of our datagrams (RFC 792, RFC 5927): `quoted` holds the quoted
    * transport header bytes (at least 8). `mtu` is the next-hop MTU of fragmentation-needed.
+   * Returns the path MTU the transport now uses towards `destination` when it took the error
+   * as genuine, else 0: the stack learns a path MTU only from errors a transport believed.
    */
   icmpError(
     type: number,
@@ -71,7 +73,7 @@ export interface Transport {
     destination: number,
     quoted: Uint8Array,
     now: number,
-  ): void;
+  ): number;
   /**
    * Asked of each of its datagrams ARP held, once the address resolves: true when whatever
    * sent it has gone since (a SYN whose socket was destroyed), so it is dropped unsent.

@@ -127,16 +127,16 @@ export class StackTcp implements Transport, TcpHost {
     destination: number,
     quoted: Uint8Array,
     now: number,
-  ): void {
+  ): number {
     const localPort = (quoted[0] << 8) | quoted[1];
     const remotePort = (quoted[2] << 8) | quoted[3];
     const seq = ((quoted[4] << 24) | (quoted[5] << 16) | (quoted[6] << 8) | quoted[7]) >>> 0;
     const kind = icmpKind(type, code);
     if (kind === undefined) {
       this.stack.counters.drop('icmp-error-unhandled-code', `${type}/${code}`);
-      return;
+      return 0;
     }
-    this.core.icmpError(now, kind, source, localPort, destination, remotePort, seq, mtu);
+    return this.core.icmpError(now, kind, source, localPort, destination, remotePort, seq, mtu);
   }
 
   /** A SYN that waited for ARP is stale once its connection left SYN_SENT (destroyed). */
@@ -252,6 +252,10 @@ export class StackTcp implements Transport, TcpHost {
     } else if (conn !== null) {
       this.heldAcks.delete(conn);
     }
+  }
+
+  pathMtu(remoteAddress: number): number {
+    return this.stack.pathMtu(remoteAddress);
   }
 
   event(conn: CoreConnection, kind: TcpEventKind): void {

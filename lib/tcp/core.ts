@@ -97,6 +97,8 @@ export interface TcpHost {
   event(conn: TcpConnection, kind: TcpEventKind): void;
   /** Optional: `conn.deadline` changed. */
   deadline?(conn: TcpConnection): void;
+  /** Optional: a path MTU already learnt for `remoteAddress` (RFC 1191), else undefined. */
+  pathMtu?(remoteAddress: number): number | undefined;
 }
 
 /** Per-connection options users may set (socket options). Times in microseconds. */
@@ -234,7 +236,10 @@ export class TcpCore implements CoreContext {
     this.drop(reason, null, detail);
   }
 
-  /** An ICMP error quoting a segment we sent (RFC 5927, RFC 1122 4.2.3.9, RFC 1191). */
+  /**
+   * An ICMP error quoting a segment we sent (RFC 5927, RFC 1122 4.2.3.9, RFC 1191). Returns
+   * the connection's path MTU when the error was applied, 0 when it was ignored.
+   */
   icmpError(
     now: number,
     kind: IcmpErrorKind,
@@ -244,13 +249,13 @@ export class TcpCore implements CoreContext {
     remotePort: number,
     quotedSeq: number,
     nextHopMtu = 0,
-  ): void {
+  ): number {
     const conn = this.findConnection(localAddress, localPort, remoteAddress, remotePort);
     if (conn === null) {
       this.drop('icmp-unmatched', null, `${kind} for port ${localPort}`);
-      return;
+      return 0;
     }
-    icmpArrives(this, now, conn, kind, quotedSeq, nextHopMtu);
+    return icmpArrives(this, now, conn, kind, quotedSeq, nextHopMtu);
   }
 
   /** Runs every connection timer due at `now`. */
@@ -681,6 +686,9 @@ export class TcpCore implements CoreContext {
   }
 
   private initialise(now: number, conn: TcpConnection): void {
+    // A path MTU the host learnt for this destination bounds the segments from the start.
+    const learnt = this.host.pathMtu?.(conn.remoteAddress);
+    if (learnt !== undefined && learnt < conn.pathMtu) conn.pathMtu = learnt;
     const iss = this.isnOverride
       ? this.isnOverride(now, conn) >>> 0
       : initialSequenceNumber(

@@ -966,7 +966,9 @@ function finArrives(core: CoreContext, now: number, c: TcpConnection): void {
 
 /**
  * ICMP errors about a connection (RFC 5927 4.1: only when the quoted sequence number is in
- * flight; RFC 1122 4.2.3.9 hard and soft errors; RFC 1191 fragmentation needed).
+ * flight; RFC 1122 4.2.3.9 hard and soft errors; RFC 1191 fragmentation needed). Returns the
+ * connection's path MTU once the error is applied, 0 when it was ignored, so the host records
+ * only a path MTU the connection itself adopted.
  */
 export function icmpArrives(
   core: CoreContext,
@@ -975,10 +977,10 @@ export function icmpArrives(
   kind: IcmpErrorKind,
   quotedSeq: number,
   nextHopMtu: number,
-): void {
+): number {
   if (!(seqLeq(c.sndUna, quotedSeq) && seqLt(quotedSeq, c.sndMax))) {
     core.drop('icmp-sequence-not-in-flight', null, `${kind} seq ${quotedSeq}`);
-    return;
+    return 0;
   }
   core.counters.icmpErrorsApplied++;
   switch (kind) {
@@ -1008,7 +1010,7 @@ export function icmpArrives(
         core.counters.tcpAttemptFails++;
         c.error = kind === 'time-exceeded' ? 'EHOSTUNREACH' : 'ECONNREFUSED';
         core.finish(c, TcpEvent.ERROR);
-        return;
+        return c.pathMtu;
       }
       if (kind !== 'time-exceeded') {
         c.softError = kind === 'admin-prohibited' ? 'EHOSTUNREACH' : 'ECONNREFUSED';
@@ -1025,4 +1027,5 @@ export function icmpArrives(
       break;
   }
   updateDeadline(core, c);
+  return c.pathMtu;
 }
