@@ -242,6 +242,29 @@ for (const kind of ['AF_XDP', 'AF_PACKET'] as const) {
       expect(result).toEqual({ ok: 1000, failed: 0, errors: {} });
     });
 
+    it('opens 1000 concurrent connections to a kernel server', async () => {
+      const s = await start({ tcp: { sendBuffer: 65536, receiveBuffer: 65536 } });
+      const peer = kernel('echo-server', 7005);
+      await peer.record('ready');
+      const outcomes = await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => {
+          const message = `connection ${i}\n`;
+          return new Promise<string>((resolve) => {
+            const socket = s.connect({ host: lab.peer.ipv4, port: 7005 });
+            let echoed = '';
+            let code = '';
+            socket.on('data', (chunk: Buffer) => (echoed += chunk.toString()));
+            socket.on('error', (error: Error & { code?: string }) => (code = error.code ?? '?'));
+            socket.on('close', () => resolve(echoed === message ? 'ok' : code || 'short'));
+            socket.end(message);
+          });
+        }),
+      );
+      const counts: Record<string, number> = {};
+      for (const outcome of outcomes) counts[outcome] = (counts[outcome] ?? 0) + 1;
+      expect(counts).toEqual({ ok: 1000 });
+    });
+
     it('abort gives the kernel ECONNRESET, and the kernel RST gives utcp ECONNRESET', async () => {
       const s = await start();
       s.createServer((socket) => socket.resetAndDestroy()).listen(7005);
