@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: runs the microbenchmarks `bench:wire`, `bench:core`, `bench:link`,
  * `bench:timers` and `bench:relay`, each with `--json FILE` (or `--json` printing to stdout),
- * and gathers their figures in bench/results.json. A benchmark that is missing or fails is recorded as null, with the
- * reason under `missing`.
+ * and gathers their figures in bench/results.json. A benchmark that is missing or fails is
+ * recorded as null, with the reason under `missing`.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

@@ -86,9 +86,10 @@ type DropReason = (typeof DROP_REASONS)[number];
 // one small allocation per frame each way; fixing it needs a copy that takes two arrays and
 // offsets without a view (a native memcpy, or arenas sharing one buffer).
 /**
- * Wraps any link in seeded loss, duplication, corruption, congestion marking, reordering, delay,
- * jitter and rate limiting, each way on its own. The wrapper has its own arena and copies each frame in and
- * out, because it must hold frames longer than the inner link lends them.
+ * Wraps any link in seeded loss, duplication, corruption, congestion marking, reordering,
+ * delay, jitter and rate limiting, each way on its own. The wrapper has its own arena and
+ * copies each frame in and out, because it must hold frames longer than the inner link lends
+ * them.
  */
 export function impair(link: Link, options: ImpairOptions): ImpairedLink {
   return new ImpairedLink(link, options);
