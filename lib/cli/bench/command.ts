@@ -97,7 +97,7 @@ export function registerBench(program: Command): void {
         'crr',
       ]),
     )
-    .option('--json <file>', 'write the figures as JSON')
+    .option('--json <file>', 'write the figures as JSON (- for stdout, the table then on stderr)')
     .option('--html <file>', 'write a self-contained HTML report')
     .option('--cpu-prof <dir>', 'profile each client process (V8 .cpuprofile files in <dir>)')
     .action(async (options: BenchOptions) => {
@@ -240,6 +240,10 @@ async function unwritable(file: string): Promise<string | undefined> {
 
 /** Writes one output file; a failure is reported in one line rather than thrown. */
 async function writeOutput(file: string, text: () => Promise<string>): Promise<boolean> {
+  if (file === '-') {
+    process.stdout.write(await text());
+    return true;
+  }
   try {
     await writeFile(file, await text());
     process.stderr.write(`utcp bench: wrote ${file}\n`);
@@ -255,7 +259,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const status = new StatusLine();
   // Checked before the run, so that minutes of figures are not lost to a typo in a path.
   for (const file of [options.json, options.html]) {
-    const problem = file === undefined ? undefined : await unwritable(file);
+    const problem = file === undefined || file === '-' ? undefined : await unwritable(file);
     if (problem !== undefined) {
       status.log(`utcp bench: cannot write ${problem}`);
       return 1;
@@ -356,7 +360,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
 
   const document = buildDocument(options, runs, problems, { bindMode, linkUsed }, arena.record);
   if (options.cpuProf) document.profiles = withSegmentCosts(profiles, runs);
-  process.stdout.write(formatReport(document));
+  (options.json === '-' ? process.stderr : process.stdout).write(formatReport(document));
   let written = true;
   if (options.json) {
     const json = options.json;
