@@ -28,14 +28,3 @@ export function readIPv4(buf: Uint8Array, offset: number): number {
     ((buf[offset] << 24) | (buf[offset + 1] << 16) | (buf[offset + 2] << 8) | buf[offset + 3]) >>> 0
   );
 }
-
-export function writeIPv4(buf: Uint8Array, offset: number, address: number): void {
-  buf[offset] = address >>> 24;
-  buf[offset + 1] = (address >>> 16) & 255;
-  buf[offset + 2] = (address >>> 8) & 255;
-  buf[offset + 3] = address & 255;
-}
-
-export function formatMac(mac: Uint8Array): string {
-  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':');
-}

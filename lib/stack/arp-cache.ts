@@ -2,7 +2,9 @@
  * The neighbour cache (RFC 826, with the request pacing of RFC 1122 2.3.2.1): which hardware
  * address each on-link IPv4 address has, and the packets waiting for an answer. It reads no
  * clock and sends nothing: the stack passes the time in and acts on what `expire` returns.
+ * Hardware addresses are 48-bit numbers, as lib/wire's Ethernet and ARP records hold them.
  */
+import type { EthernetHeader } from '../wire/ethernet.js';
 
 export interface ArpOptions {
   /** How long a learnt entry is trusted, µs. Linux keeps entries reachable ~30 s. */
@@ -26,8 +28,8 @@ export const ARP_DEFAULTS: Required<ArpOptions> = {
 };
 
 interface Entry {
-  /** Six bytes once resolved; undefined while a request is outstanding. */
-  mac: Uint8Array | undefined;
+  /** Known once resolved; undefined while a request is outstanding. */
+  mac: number | undefined;
   /** Resolved: when the entry expires. Incomplete: when the next request is due. */
   deadline: number;
   attempts: number;
@@ -56,25 +58,29 @@ export class ArpCache {
     this.options = { ...ARP_DEFAULTS, ...stripUndefined(options) };
   }
 
-  /** The hardware address for `address`, or undefined when unknown or expired. */
-  lookup(address: number, now: number): Uint8Array | undefined {
+  /**
+   * Puts the hardware address for `address` in `frame.dst` and returns true, or returns false
+   * when it is unknown or expired. Written into the record rather than returned: a 48-bit
+   * number returned by a call the optimiser did not inline is boxed on the heap.
+   */
+  lookup(address: number, now: number, frame: EthernetHeader): boolean {
     const entry = this.entries.get(address);
-    if (entry === undefined || entry.mac === undefined) return undefined;
-    if (now >= entry.deadline) return undefined;
-    return entry.mac;
+    if (entry === undefined || entry.mac === undefined || now >= entry.deadline) return false;
+    frame.dst = entry.mac;
+    return true;
   }
 
   /**
    * Records `mac` for `address` (RFC 826 "merge": only when an entry exists, unless
    * `create`). Returns the packets that were waiting for it, now ready to send.
    */
-  learn(address: number, mac: Uint8Array, now: number, create: boolean): Uint8Array[] {
+  learn(address: number, mac: number, now: number, create: boolean): Uint8Array[] {
     let entry = this.entries.get(address);
     if (entry === undefined) {
       if (!create) return [];
       entry = this.insert(address);
     }
-    entry.mac = Uint8Array.from(mac);
+    entry.mac = mac;
     entry.deadline = now + this.options.entryLifetime;
     entry.attempts = 0;
     const ready = entry.pending;

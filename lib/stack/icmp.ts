@@ -3,19 +3,19 @@
  * nobody serves (RFC 1122 3.2.2.1), rate-limited (RFC 1812 4.3.2.8), and the errors that
  * arrive about our own datagrams, handed to the transport they quote (RFC 5927).
  */
+import { read16 } from '../wire/bytes.js';
 import { checksum } from '../wire/checksum.js';
-import { parseQuotedIpv4, Ipv4Header } from '../wire/ipv4.js';
 import {
-  ICMP_CODE_FRAGMENTATION_NEEDED,
-  ICMP_DEST_UNREACHABLE,
+  ICMP_DESTINATION_UNREACHABLE,
   ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST,
-  ICMP_HEADER,
+  ICMP_HEADER_LENGTH,
   ICMP_TIME_EXCEEDED,
-  PROTOCOL_ICMP,
-  readUint16,
-  writeUint16,
-} from './headers.js';
+  UNREACHABLE_FRAGMENTATION_NEEDED,
+  writeIcmpEcho,
+  writeIcmpError,
+} from '../wire/icmp.js';
+import { parseQuotedIpv4, Ipv4Header, PROTOCOL_ICMP } from '../wire/ipv4.js';
 import type { RouteError, Stack } from './stack.js';
 
 export class Icmp {
@@ -38,9 +38,11 @@ export class Icmp {
 
   input(source: number, buf: Uint8Array, offset: number, length: number, now: number): void {
     this.stack.counters.icmpInMsgs++;
-    if (length < ICMP_HEADER || checksum(buf, offset, length) !== 0) {
+    if (length < ICMP_HEADER_LENGTH || checksum(buf, offset, length) !== 0) {
       this.stack.counters.icmpInErrors++;
-      this.stack.counters.drop(length < ICMP_HEADER ? 'icmp-truncated' : 'icmp-bad-checksum');
+      this.stack.counters.drop(
+        length < ICMP_HEADER_LENGTH ? 'icmp-truncated' : 'icmp-bad-checksum',
+      );
       return;
     }
     const type = buf[offset];
@@ -52,20 +54,20 @@ export class Icmp {
         return;
       case ICMP_ECHO_REPLY:
         this.stack.counters.icmpInEchoReps++;
-        if (this.onEchoReply === undefined || length < ICMP_HEADER) {
+        if (this.onEchoReply === undefined || length < ICMP_HEADER_LENGTH) {
           this.stack.counters.drop('icmp-echo-reply-unsolicited');
           return;
         }
         this.onEchoReply(
           source,
-          readUint16(buf, offset + 4),
-          readUint16(buf, offset + 6),
-          buf.subarray(offset + ICMP_HEADER, offset + length),
+          read16(buf, offset + 4),
+          read16(buf, offset + 6),
+          buf.subarray(offset + ICMP_HEADER_LENGTH, offset + length),
         );
         return;
-      case ICMP_DEST_UNREACHABLE:
+      case ICMP_DESTINATION_UNREACHABLE:
       case ICMP_TIME_EXCEEDED:
-        if (type === ICMP_DEST_UNREACHABLE) this.stack.counters.icmpInDestUnreachs++;
+        if (type === ICMP_DESTINATION_UNREACHABLE) this.stack.counters.icmpInDestUnreachs++;
         else this.stack.counters.icmpInTimeExcds++;
         this.errorIn(type, code, buf, offset, length, now);
         return;
@@ -83,8 +85,8 @@ export class Icmp {
     length: number,
     now: number,
   ): void {
-    const quoted = offset + ICMP_HEADER;
-    const quotedLength = length - ICMP_HEADER;
+    const quoted = offset + ICMP_HEADER_LENGTH;
+    const quotedLength = length - ICMP_HEADER_LENGTH;
     const header = this.quotedHeader;
     const reason = parseQuotedIpv4(buf, quoted, quotedLength, header);
     if (reason !== undefined) {
@@ -105,9 +107,9 @@ export class Icmp {
       return;
     }
     const fragmentationNeeded =
-      type === ICMP_DEST_UNREACHABLE && code === ICMP_CODE_FRAGMENTATION_NEEDED;
+      type === ICMP_DESTINATION_UNREACHABLE && code === UNREACHABLE_FRAGMENTATION_NEEDED;
     // RFC 1191 4: the next-hop MTU sits in the low 16 bits of the second word.
-    const mtu = fragmentationNeeded ? readUint16(buf, offset + 6) : 0;
+    const mtu = fragmentationNeeded ? read16(buf, offset + 6) : 0;
     const transport = this.stack.transport(header.protocol);
     if (transport === undefined) {
       this.stack.counters.drop('icmp-error-unknown-protocol');
@@ -136,10 +138,16 @@ export class Icmp {
     length: number,
   ): void {
     const error = this.stack.sendIPv4(destination, PROTOCOL_ICMP, length, (out, at) => {
-      out.set(buf.subarray(offset, offset + length), at);
-      out[at] = ICMP_ECHO_REPLY;
-      writeUint16(out, at + 2, 0);
-      writeUint16(out, at + 2, checksum(out, at, length));
+      out.set(buf.subarray(offset + ICMP_HEADER_LENGTH, offset + length), at + ICMP_HEADER_LENGTH);
+      writeIcmpEcho(
+        out,
+        at,
+        ICMP_ECHO_REPLY,
+        read16(buf, offset + 4),
+        read16(buf, offset + 6),
+        length - ICMP_HEADER_LENGTH,
+        buf[offset + 1],
+      );
     });
     if (error === undefined) {
       this.stack.counters.icmpOutMsgs++;
@@ -156,15 +164,10 @@ export class Icmp {
     sequence: number,
     data: Uint8Array,
   ): RouteError | undefined {
-    const length = ICMP_HEADER + data.length;
+    const length = ICMP_HEADER_LENGTH + data.length;
     const error = this.stack.sendIPv4(destination, PROTOCOL_ICMP, length, (out, at) => {
-      out[at] = ICMP_ECHO_REQUEST;
-      out[at + 1] = 0;
-      writeUint16(out, at + 2, 0);
-      writeUint16(out, at + 4, id);
-      writeUint16(out, at + 6, sequence);
-      out.set(data, at + ICMP_HEADER);
-      writeUint16(out, at + 2, checksum(out, at, length));
+      out.set(data, at + ICMP_HEADER_LENGTH);
+      writeIcmpEcho(out, at, ICMP_ECHO_REQUEST, id, sequence, data.length);
     });
     if (error === undefined) {
       this.stack.counters.icmpOutMsgs++;
@@ -189,17 +192,12 @@ export class Icmp {
     }
     const headerLength = (buf[offset] & 0x0f) * 4;
     const quoteLength = Math.min(length, headerLength + 8);
-    const quote = Uint8Array.from(buf.subarray(offset, offset + quoteLength));
     const error = this.stack.sendIPv4(
       destination,
       PROTOCOL_ICMP,
-      ICMP_HEADER + quoteLength,
+      ICMP_HEADER_LENGTH + quoteLength,
       (out, at) => {
-        out[at] = ICMP_DEST_UNREACHABLE;
-        out[at + 1] = code;
-        out.fill(0, at + 2, at + ICMP_HEADER);
-        out.set(quote, at + ICMP_HEADER);
-        writeUint16(out, at + 2, checksum(out, at, ICMP_HEADER + quoteLength));
+        writeIcmpError(out, at, ICMP_DESTINATION_UNREACHABLE, code, 0, buf, offset, quoteLength);
       },
     );
     if (error === undefined) {

@@ -11,28 +11,39 @@ import {
   type Link,
 } from '../link/types.js';
 import type { Clock, ClockTimer } from '../link/clock.js';
-import { Ipv4Header, parseIpv4, type Ipv4DropReason } from '../wire/ipv4.js';
-import { formatIPv4, formatMac, parseIPv4, prefixMask, readIPv4 } from './address.js';
-import { ArpCache, type ArpOptions } from './arp-cache.js';
-import { StackCounters, debug } from './counters.js';
 import {
-  ARP_PACKET,
+  ARP_LENGTH,
   ARP_REPLY,
   ARP_REQUEST,
+  ArpPacket,
+  parseArp,
+  writeArp,
+  type ArpDropReason,
+} from '../wire/arp.js';
+import { read16 } from '../wire/bytes.js';
+import {
   BROADCAST_MAC,
-  ETHERNET_HEADER,
+  ETHERNET_HEADER_LENGTH,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
-  ICMP_CODE_PORT_UNREACHABLE,
-  ICMP_CODE_PROTOCOL_UNREACHABLE,
-  IPV4_HEADER,
+  EthernetHeader,
+  formatMac,
+  readMac,
+  writeEthernet,
+} from '../wire/ethernet.js';
+import { UNREACHABLE_PORT, UNREACHABLE_PROTOCOL } from '../wire/icmp.js';
+import {
+  IPV4_MIN_HEADER_LENGTH,
+  Ipv4Header,
   PROTOCOL_ICMP,
   PROTOCOL_UDP,
-  readUint16,
-  writeArp,
-  writeEthernet,
-  writeIPv4Header,
-} from './headers.js';
+  parseIpv4,
+  writeIpv4,
+  type Ipv4DropReason,
+} from '../wire/ipv4.js';
+import { formatIPv4, parseIPv4, prefixMask } from './address.js';
+import { ArpCache, type ArpOptions } from './arp-cache.js';
+import { StackCounters, debug } from './counters.js';
 import { Icmp } from './icmp.js';
 import { Reassembler, type ReassemblyOptions } from './reassembly.js';
 import { TxBatch } from './tx-batch.js';
@@ -44,6 +55,13 @@ const IPV4_REASONS: Record<Ipv4DropReason, string> = {
   'ipv4-bad-header-length': 'ip-bad-header',
   'ipv4-bad-total-length': 'ip-bad-total-length',
   'ipv4-bad-checksum': 'ip-bad-checksum',
+};
+
+/** The stack's own names for the ARP errors lib/wire reports. */
+const ARP_REASONS: Record<ArpDropReason, string> = {
+  'arp-truncated': 'arp-truncated',
+  'arp-unsupported': 'arp-unsupported-format',
+  'arp-bad-operation': 'arp-unknown-operation',
 };
 
 /** A protocol above IPv4 (TCP): the stack hands it datagrams and ICMP errors about it. */
@@ -144,8 +162,18 @@ export class Stack {
   private readonly pathMtus = new Map<number, { mtu: number; expiresAt: number }>();
   private readonly pathMtuLifetime: number;
   private readonly burstSize: number;
+  /** Our hardware address, as lib/wire's records hold it. */
+  private readonly mac: number;
   /** Reused for every datagram: parsing allocates nothing. */
   private readonly ipv4Header = new Ipv4Header();
+  private readonly arpPacket = new ArpPacket();
+  /**
+   * Reused for every frame sent, their fixed fields set once: our MAC, and the TTL, source
+   * address and DF of everything we originate (RFC 1191 path MTU discovery).
+   */
+  private readonly ethernetOut = new EthernetHeader();
+  private readonly ipv4Out = new Ipv4Header();
+  private readonly arpOut = new ArpPacket();
   private readonly wake: ClockTimer;
   private readonly continueReceive: ClockTimer;
   private readonly scratch = new Uint8Array(65536);
@@ -180,6 +208,13 @@ export class Stack {
     }
     this.mtu = Math.min(options.mtu ?? this.link.mtu, this.link.mtu);
     this.ttl = options.ttl ?? 64;
+    this.mac = readMac(this.link.mac, 0);
+    this.ethernetOut.src = this.mac;
+    this.ipv4Out.ttl = this.ttl;
+    this.ipv4Out.src = address;
+    this.ipv4Out.dontFragment = true;
+    this.arpOut.senderMac = this.mac;
+    this.arpOut.senderIp = address;
     this.pathMtuLifetime = options.pathMtuLifetime ?? 600_000_000;
     this.icmp = new Icmp(this, options.icmpErrorsPerSecond ?? 100);
     this.burstSize = Math.min(options.burstSize ?? this.link.burstSize, this.link.burstSize);
@@ -199,7 +234,7 @@ export class Stack {
   start(): void {
     this.link.setSteering({ mode: 'addresses', ipv4: [formatIPv4(this.address)] });
     this.link.onReadable(() => this.scheduleReceive());
-    this.sendArp(ARP_REQUEST, BROADCAST_MAC, this.address, new Uint8Array(6));
+    this.sendArp(ARP_REQUEST, BROADCAST_MAC, this.address, 0);
     this.counters.arpOutGratuitous++;
     this.flush();
     this.receive();
@@ -296,7 +331,7 @@ export class Stack {
       this.counters.drop('ip-no-route', formatIPv4(destination));
       return 'ENETUNREACH';
     }
-    const totalLength = IPV4_HEADER + length;
+    const totalLength = IPV4_MIN_HEADER_LENGTH + length;
     // Limitation: datagrams we originate are never fragmented (TCP sizes its segments to the
     // path MTU; ICMP echo replies larger than it are dropped); fixing it needs an IPv4
     // fragmenter on the way out.
@@ -305,58 +340,46 @@ export class Stack {
       this.counters.drop('ip-exceeds-path-mtu');
       return 'EMSGSIZE';
     }
-    const id = this.identification;
+    const ip = this.ipv4Out;
+    ip.totalLength = totalLength;
+    ip.identification = this.identification;
+    ip.protocol = protocol;
+    ip.dst = destination;
+    ip.tos = tos;
     this.identification = (this.identification + 1) & 0xffff;
     const now = this.clock.now();
-    const mac = this.arp.lookup(nextHop, now);
+    const ethernet = this.ethernetOut;
 
-    if (mac === undefined) {
+    if (!this.arp.lookup(nextHop, now, ethernet)) {
       // Build the packet aside and hold a copy until ARP answers (RFC 1122 2.3.2.2).
-      writeIPv4Header(
-        this.scratch,
-        0,
-        totalLength,
-        id,
-        true,
-        this.ttl,
-        protocol,
-        this.address,
-        destination,
-        tos,
-      );
-      write(this.scratch, IPV4_HEADER, false);
+      writeIpv4(this.scratch, 0, ip);
+      write(this.scratch, IPV4_MIN_HEADER_LENGTH, false);
       const requestNow = this.arp.hold(nextHop, this.scratch.subarray(0, totalLength), now);
-      if (requestNow) this.sendArp(ARP_REQUEST, BROADCAST_MAC, nextHop, new Uint8Array(6));
+      if (requestNow) this.sendArp(ARP_REQUEST, BROADCAST_MAC, nextHop, 0);
       this.armWake();
       this.queueFlush();
       return undefined;
     }
 
     const offset = this.tx.next();
-    if (offset < 0 || this.tx.capacity() < ETHERNET_HEADER + totalLength) {
+    if (offset < 0 || this.tx.capacity() < ETHERNET_HEADER_LENGTH + totalLength) {
       this.counters.ipOutDiscards++;
       this.counters.drop(offset < 0 ? 'tx-no-buffer' : 'tx-frame-too-small');
       return 'ENOBUFS';
     }
     const memory = this.link.memory;
-    writeEthernet(memory, offset, mac, this.link.mac, ETHERTYPE_IPV4);
-    writeIPv4Header(
+    ethernet.etherType = ETHERTYPE_IPV4;
+    writeEthernet(memory, offset, ethernet);
+    writeIpv4(memory, offset + ETHERNET_HEADER_LENGTH, ip);
+    write(
       memory,
-      offset + ETHERNET_HEADER,
-      totalLength,
-      id,
-      true,
-      this.ttl,
-      protocol,
-      this.address,
-      destination,
-      tos,
+      offset + ETHERNET_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH,
+      this.linkFillsChecksums,
     );
-    write(memory, offset + ETHERNET_HEADER + IPV4_HEADER, this.linkFillsChecksums);
     this.lastSlot = this.tx.nextSlot;
     this.commitFrame(
       offset,
-      ETHERNET_HEADER + totalLength,
+      ETHERNET_HEADER_LENGTH + totalLength,
       this.linkFillsChecksums ? TX_FLAG_FILL_CHECKSUMS : 0,
     );
     this.queueFlush();
@@ -371,7 +394,11 @@ export class Stack {
     const offset = this.tx.slotOffset(slot, generation);
     if (offset < 0) return false;
     // Only frames sendIPv4 put straight into the batch have a slot, flagged as it chose.
-    write(this.link.memory, offset + ETHERNET_HEADER + IPV4_HEADER, this.linkFillsChecksums);
+    write(
+      this.link.memory,
+      offset + ETHERNET_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH,
+      this.linkFillsChecksums,
+    );
     return true;
   }
 
@@ -422,7 +449,7 @@ export class Stack {
     this.burst = true;
     const arp = this.arp.expire(now);
     for (const address of arp.requests) {
-      this.sendArp(ARP_REQUEST, BROADCAST_MAC, address, new Uint8Array(6));
+      this.sendArp(ARP_REQUEST, BROADCAST_MAC, address, 0);
     }
     for (const address of arp.failures) {
       this.counters.arpResolveFailures++;
@@ -500,7 +527,7 @@ export class Stack {
   private frameIn(offset: number, length: number, flags: number, now: number): void {
     const memory = this.link.memory;
     this.counters.ethInFrames++;
-    if (length < ETHERNET_HEADER) {
+    if (length < ETHERNET_HEADER_LENGTH) {
       this.counters.drop('eth-truncated');
       return;
     }
@@ -508,9 +535,9 @@ export class Stack {
       this.counters.drop('eth-not-for-us');
       return;
     }
-    const ethertype = readUint16(memory, offset + 12);
-    const payload = offset + ETHERNET_HEADER;
-    const payloadLength = length - ETHERNET_HEADER;
+    const ethertype = read16(memory, offset + 12);
+    const payload = offset + ETHERNET_HEADER_LENGTH;
+    const payloadLength = length - ETHERNET_HEADER_LENGTH;
     if (ethertype === ETHERTYPE_IPV4) {
       this.ipv4In(memory, payload, payloadLength, (flags & RX_FLAG_CHECKSUM_VERIFIED) !== 0, now);
     } else if (ethertype === ETHERTYPE_ARP) {
@@ -534,27 +561,16 @@ export class Stack {
 
   // RFC 826 "Packet Reception", with RFC 5227 2.1.1 probes (sender 0.0.0.0) not learnt.
   private arpIn(buf: Uint8Array, offset: number, length: number, now: number): void {
-    if (length < ARP_PACKET) {
-      this.counters.drop('arp-truncated');
+    const packet = this.arpPacket;
+    const reason = parseArp(buf, offset, length, packet);
+    if (reason !== undefined) {
+      this.counters.drop(ARP_REASONS[reason]);
       return;
     }
-    if (
-      readUint16(buf, offset) !== 1 ||
-      readUint16(buf, offset + 2) !== ETHERTYPE_IPV4 ||
-      buf[offset + 4] !== 6 ||
-      buf[offset + 5] !== 4
-    ) {
-      this.counters.drop('arp-unsupported-format');
-      return;
-    }
-    const operation = readUint16(buf, offset + 6);
-    const senderMac = buf.subarray(offset + 8, offset + 14);
-    const senderAddress = readIPv4(buf, offset + 14);
-    const targetAddress = readIPv4(buf, offset + 24);
-    if (operation !== ARP_REQUEST && operation !== ARP_REPLY) {
-      this.counters.drop('arp-unknown-operation');
-      return;
-    }
+    const operation = packet.operation;
+    const senderMac = packet.senderMac;
+    const senderAddress = packet.senderIp;
+    const targetAddress = packet.targetIp;
     if (operation === ARP_REQUEST) this.counters.arpInRequests++;
     else this.counters.arpInReplies++;
 
@@ -565,14 +581,13 @@ export class Stack {
     }
     if (senderAddress !== 0 && this.onLink(senderAddress)) {
       const ready = this.arp.learn(senderAddress, senderMac, now, forUs);
-      const mac = Uint8Array.from(senderMac);
-      for (const packet of ready) {
-        if (this.transports.get(packet[9])?.heldDatagramStale?.(packet) === true) {
+      for (const datagram of ready) {
+        if (this.transports.get(datagram[9])?.heldDatagramStale?.(datagram) === true) {
           this.counters.ipOutDiscards++;
           this.counters.drop('arp-pending-sender-gone', formatIPv4(senderAddress));
           continue;
         }
-        this.sendHeld(mac, packet);
+        this.sendHeld(senderMac, datagram);
       }
     }
     if (!forUs) {
@@ -580,21 +595,16 @@ export class Stack {
       return;
     }
     if (operation === ARP_REQUEST) {
-      this.sendArp(
-        ARP_REPLY,
-        Uint8Array.from(senderMac),
-        senderAddress,
-        Uint8Array.from(senderMac),
-      );
+      this.sendArp(ARP_REPLY, senderMac, senderAddress, senderMac);
       this.counters.arpOutReplies++;
     }
   }
 
   private sendArp(
     operation: number,
-    destinationMac: Uint8Array,
+    destinationMac: number,
     target: number,
-    targetMac: Uint8Array,
+    targetMac: number,
   ): void {
     const offset = this.tx.next();
     if (offset < 0) {
@@ -602,35 +612,37 @@ export class Stack {
       return;
     }
     const memory = this.link.memory;
-    writeEthernet(memory, offset, destinationMac, this.link.mac, ETHERTYPE_ARP);
-    writeArp(
-      memory,
-      offset + ETHERNET_HEADER,
-      operation,
-      this.link.mac,
-      this.address,
-      targetMac,
-      target,
-    );
+    const ethernet = this.ethernetOut;
+    ethernet.dst = destinationMac;
+    ethernet.etherType = ETHERTYPE_ARP;
+    writeEthernet(memory, offset, ethernet);
+    const arp = this.arpOut;
+    arp.operation = operation;
+    arp.targetMac = targetMac;
+    arp.targetIp = target;
+    writeArp(memory, offset + ETHERNET_HEADER_LENGTH, arp);
     if (operation === ARP_REQUEST) this.counters.arpOutRequests++;
     // Ethernet's 60-byte minimum: zero the padding rather than leak old frame bytes.
-    const length = ETHERNET_HEADER + ARP_PACKET;
+    const length = ETHERNET_HEADER_LENGTH + ARP_LENGTH;
     memory.fill(0, offset + length, offset + 60);
     this.commitFrame(offset, 60);
     this.queueFlush();
   }
 
-  private sendHeld(mac: Uint8Array, packet: Uint8Array): void {
+  private sendHeld(mac: number, packet: Uint8Array): void {
     const offset = this.tx.next();
-    if (offset < 0 || this.tx.capacity() < ETHERNET_HEADER + packet.length) {
+    if (offset < 0 || this.tx.capacity() < ETHERNET_HEADER_LENGTH + packet.length) {
       this.counters.ipOutDiscards++;
       this.counters.drop('tx-no-buffer');
       return;
     }
     const memory = this.link.memory;
-    writeEthernet(memory, offset, mac, this.link.mac, ETHERTYPE_IPV4);
-    memory.set(packet, offset + ETHERNET_HEADER);
-    this.commitFrame(offset, ETHERNET_HEADER + packet.length);
+    const ethernet = this.ethernetOut;
+    ethernet.dst = mac;
+    ethernet.etherType = ETHERTYPE_IPV4;
+    writeEthernet(memory, offset, ethernet);
+    memory.set(packet, offset + ETHERNET_HEADER_LENGTH);
+    this.commitFrame(offset, ETHERNET_HEADER_LENGTH + packet.length);
     this.queueFlush();
   }
 
@@ -640,7 +652,10 @@ export class Stack {
       length = 60;
     }
     this.tx.commit(length, flags);
-    if (length > ETHERNET_HEADER && readUint16(this.link.memory, offset + 12) === ETHERTYPE_IPV4) {
+    if (
+      length > ETHERNET_HEADER_LENGTH &&
+      read16(this.link.memory, offset + 12) === ETHERTYPE_IPV4
+    ) {
       this.counters.ipOutTransmits++;
     }
   }
@@ -717,8 +732,7 @@ export class Stack {
     // RFC 1122 3.2.2.1: protocol unreachable; a UDP port has nothing listening.
     this.counters.ipInUnknownProtos++;
     this.counters.drop(protocol === PROTOCOL_UDP ? 'udp-no-listener' : 'ip-unknown-protocol');
-    const code =
-      protocol === PROTOCOL_UDP ? ICMP_CODE_PORT_UNREACHABLE : ICMP_CODE_PROTOCOL_UNREACHABLE;
+    const code = protocol === PROTOCOL_UDP ? UNREACHABLE_PORT : UNREACHABLE_PROTOCOL;
     if (header.fragmentOffset === 0) {
       this.icmp.sendUnreachable(code, source, buf, offset, totalLength);
     }

@@ -26,6 +26,8 @@ import type { TcpParams } from '../tcp/params.js';
 import { stateName, SYN_SENT } from '../tcp/states.js';
 import { read16 } from '../wire/bytes.js';
 import { ipv4PseudoHeaderSum } from '../wire/checksum.js';
+import { ICMP_DESTINATION_UNREACHABLE, UNREACHABLE_FRAGMENTATION_NEEDED } from '../wire/icmp.js';
+import { PROTOCOL_TCP } from '../wire/ipv4.js';
 import {
   ACK,
   ECE,
@@ -38,7 +40,6 @@ import {
   writeTcp,
 } from '../wire/tcp.js';
 import { formatIPv4, readIPv4 } from './address.js';
-import { ICMP_CODE_FRAGMENTATION_NEEDED, ICMP_DEST_UNREACHABLE, PROTOCOL_TCP } from './headers.js';
 import type { PayloadWriter, Stack, Transport } from './stack.js';
 import { TimerWheel } from './timer-wheel.js';
 import type { ConnectionEvents, TcpConnection, TcpListener } from './tcp-types.js';
@@ -366,8 +367,8 @@ export class StackTcp implements Transport, TcpHost {
 
 /** Maps ICMP type/code to the core's error kinds (RFC 1122 4.2.3.9, RFC 5927). */
 function icmpKind(type: number, code: number): IcmpErrorKind | undefined {
-  if (type === ICMP_DEST_UNREACHABLE) {
-    if (code === ICMP_CODE_FRAGMENTATION_NEEDED) return 'fragmentation-needed';
+  if (type === ICMP_DESTINATION_UNREACHABLE) {
+    if (code === UNREACHABLE_FRAGMENTATION_NEEDED) return 'fragmentation-needed';
     if (code === 2) return 'protocol-unreachable';
     if (code === 3) return 'port-unreachable';
     if (code === 0 || code === 1 || code === 5 || (code >= 6 && code <= 12)) {

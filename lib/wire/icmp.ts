@@ -127,7 +127,8 @@ export function parseIcmp(
 
 /**
  * Write an echo request or reply at `offset` whose `dataLength` bytes of data the caller has
- * already put at `offset + 8`; the checksum covers them. Returns the message length.
+ * already put at `offset + 8`; the checksum covers them. Returns the message length. `code` is
+ * 0 (RFC 792); a reply may echo whatever code its request carried, as Linux does.
  */
 export function writeIcmpEcho(
   buf: Uint8Array,
@@ -136,9 +137,10 @@ export function writeIcmpEcho(
   identifier: number,
   sequence: number,
   dataLength: number,
+  code = 0,
 ): number {
   buf[offset] = type;
-  buf[offset + 1] = 0;
+  buf[offset + 1] = code;
   write16(buf, offset + 2, 0);
   write16(buf, offset + 4, identifier);
   write16(buf, offset + 6, sequence);
