@@ -358,7 +358,9 @@ export function output(core: CoreContext, now: number, c: TcpConnection, forceOn
 export function startPersist(c: TcpConnection, now: number): void {
   const base = c.srtt > 0 ? c.srtt + 4 * c.rttvar : c.params.rtoInitial;
   const backedOff = base * 2 ** Math.min(c.persistBackoff, 30);
-  c.persistAt = now + Math.min(Math.max(backedOff, c.params.persistMin), c.params.persistMax);
+  // srtt and rttvar are fractional µs; deadlines are whole ones.
+  const wait = Math.min(Math.max(backedOff, c.params.persistMin), c.params.persistMax);
+  c.persistAt = now + Math.ceil(wait);
 }
 
 /** A bare ACK now (RFC 9293 3.10.7.4 "send an acknowledgment"). */

@@ -303,6 +303,17 @@ describe('flow control', () => {
     expect(t.take().reduce((n, s) => n + s.length, 0)).toBe(2999);
   });
 
+  it('arms the persist timer at a whole microsecond when the RTT estimate is fractional', () => {
+    const { t, conn, iss } = open({ persistMin: 1000 });
+    conn.srtt = 1234.56;
+    conn.rttvar = 78.9;
+    t.core.send(t.now, conn, bytes(3000));
+    t.inject({ flags: ACK, seq: PEER_ISS + 1, ack: iss + 1 + 1000, window: 0 });
+    expect(conn.persistAt).not.toBe(-1);
+    expect(Number.isInteger(conn.persistAt)).toBe(true);
+    expect(Number.isInteger(conn.deadline)).toBe(true);
+  });
+
   it('scales windows both ways (RFC 7323 2)', () => {
     const { t, conn, iss } = open({ receiveBuffer: 1 << 20 }, { mss: 1000, windowScale: 4 });
     expect(conn.rcvWscale).toBe(5);
