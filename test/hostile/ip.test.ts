@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Socket } from '../../lib/api/socket.js';
 import { checksum } from '../../lib/wire/checksum.js';
 import { icmpEcho } from '../stack/peer.js';
-import { ACK, PEER_IP, Rig, STACK_IP, data, handshake, tcpBytes, type Open } from './raw-peer.js';
+import { ACK, Rig, STACK_IP, data, handshake, icmpError, tcpBytes } from './raw-peer.js';
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -26,29 +26,6 @@ async function established() {
   const open = handshake(r, 80);
   await r.settle();
   return { r, open, sockets, errors, got: () => Buffer.concat(received).toString() };
-}
-
-/** An ICMP error quoting a TCP segment the stack sent to the peer. */
-function icmpError(type: number, code: number, mtu: number, open: Open, seq: number) {
-  const quoted = new Uint8Array(28);
-  quoted[0] = 0x45;
-  quoted[3] = 40;
-  quoted[8] = 64;
-  quoted[9] = 6;
-  quoted.set(STACK_IP, 12);
-  quoted.set(PEER_IP, 16);
-  const q = new DataView(quoted.buffer);
-  q.setUint16(10, checksum(quoted, 0, 20));
-  q.setUint16(20, open.port);
-  q.setUint16(22, open.peerPort);
-  q.setUint32(24, seq >>> 0);
-  const m = new Uint8Array(8 + quoted.length);
-  m[0] = type;
-  m[1] = code;
-  new DataView(m.buffer).setUint16(6, mtu);
-  m.set(quoted, 8);
-  new DataView(m.buffer).setUint16(2, checksum(m, 0, m.length));
-  return m;
 }
 
 describe('hostile: Ethernet and IPv4', () => {

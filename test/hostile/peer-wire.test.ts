@@ -1,14 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Socket } from '../../lib/api/socket.js';
-import { checksum } from '../../lib/wire/checksum.js';
 import {
   ACK,
   FIN,
-  PEER_IP,
   Rig,
   STACK_IP,
   data,
   handshake,
+  icmpError,
   tcpBytes,
   type Open,
 } from './raw-peer.js';
@@ -57,29 +56,6 @@ async function established(tcp: Record<string, number | boolean> = {}, synOption
     got: () => Buffer.concat(received).toString(),
     ended: () => ended,
   };
-}
-
-/** An ICMP error from the peer quoting a TCP segment the stack sent it. */
-function icmpError(type: number, code: number, mtu: number, open: Open, seq: number) {
-  const quoted = new Uint8Array(28);
-  quoted[0] = 0x45;
-  quoted[3] = 40;
-  quoted[8] = 64;
-  quoted[9] = 6;
-  quoted.set(STACK_IP, 12);
-  quoted.set(PEER_IP, 16);
-  const q = new DataView(quoted.buffer);
-  q.setUint16(10, checksum(quoted, 0, 20));
-  q.setUint16(20, open.port);
-  q.setUint16(22, open.peerPort);
-  q.setUint32(24, seq >>> 0);
-  const m = new Uint8Array(8 + quoted.length);
-  m[0] = type;
-  m[1] = code;
-  new DataView(m.buffer).setUint16(6, mtu);
-  m.set(quoted, 8);
-  new DataView(m.buffer).setUint16(2, checksum(m, 0, m.length));
-  return m;
 }
 
 /** Plays a peer that acknowledges everything the stack sent on `open`; returns bytes seen. */

@@ -206,3 +206,26 @@ export function data(open: Open, seq: number, payload: Uint8Array | string, flag
 }
 
 export const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** An ICMP error quoting a TCP segment the stack sent to the peer. */
+export function icmpError(type: number, code: number, mtu: number, open: Open, seq: number) {
+  const quoted = new Uint8Array(28);
+  quoted[0] = 0x45;
+  quoted[3] = 40;
+  quoted[8] = 64;
+  quoted[9] = 6;
+  quoted.set(STACK_IP, 12);
+  quoted.set(PEER_IP, 16);
+  const q = new DataView(quoted.buffer);
+  q.setUint16(10, checksum(quoted, 0, 20));
+  q.setUint16(20, open.port);
+  q.setUint16(22, open.peerPort);
+  q.setUint32(24, seq >>> 0);
+  const m = new Uint8Array(8 + quoted.length);
+  m[0] = type;
+  m[1] = code;
+  new DataView(m.buffer).setUint16(6, mtu);
+  m.set(quoted, 8);
+  new DataView(m.buffer).setUint16(2, checksum(m, 0, m.length));
+  return m;
+}

@@ -548,7 +548,8 @@ function formatReport(document: BenchDocument): string {
     text += `\npeer CPU: up to ${document.peer_cpu_pct}% of one CPU\n`;
   }
   if (document.peer_bound.length > 0) {
-    text += `peer-bound (peer above ${PEER_BOUND_PCT}% of a CPU): ${document.peer_bound.join(', ')}\n`;
+    const bound = document.peer_bound.join(', ');
+    text += `peer-bound (peer above ${PEER_BOUND_PCT}% of a CPU): ${bound}\n`;
   }
   for (const [key, profile] of Object.entries(document.profiles ?? {})) {
     if (!key.startsWith('utcp')) continue;
