@@ -1,5 +1,6 @@
 import { VirtualClock } from '../../lib/link/clock.js';
 import { createMemoryLinkPair } from '../../lib/link/memory.js';
+import type { Socket } from '../../lib/api/socket.js';
 import { createStack, type UtcpStack } from '../../lib/api/stack.js';
 import { checksum, ipv4PseudoHeaderSum } from '../../lib/wire/checksum.js';
 import { TcpHeader, parseTcp } from '../../lib/wire/tcp.js';
@@ -228,4 +229,35 @@ export function icmpError(type: number, code: number, mtu: number, open: Open, s
   m.set(quoted, 8);
   new DataView(m.buffer).setUint16(2, checksum(m, 0, m.length));
   return m;
+}
+
+/**
+ * `r`'s stack listening on port 80 (allowHalfOpen), with one connection the hand-written peer
+ * opened from port 40000; records what the accepted socket reads and the errors it gets.
+ */
+export async function establishedOn(r: Rig, synOptions: number[] = []) {
+  const received: Buffer[] = [];
+  const errors: (Error & { code?: string })[] = [];
+  const sockets: Socket[] = [];
+  let ended = false;
+  r.stack
+    .createServer({ allowHalfOpen: true }, (socket) => {
+      sockets.push(socket);
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
+      socket.on('end', () => (ended = true));
+      socket.on('error', (error) => errors.push(error));
+    })
+    .listen(80);
+  await r.settle();
+  const open = handshake(r, 80, 40000, synOptions);
+  await r.settle();
+  if (sockets.length !== 1) throw new Error(`${sockets.length} sockets accepted, not 1`);
+  return {
+    r,
+    open,
+    sockets,
+    errors,
+    got: () => Buffer.concat(received).toString(),
+    ended: () => ended,
+  };
 }

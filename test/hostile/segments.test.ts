@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Socket } from '../../lib/api/socket.js';
 import {
   ACK,
   FIN,
@@ -9,7 +8,7 @@ import {
   SYN,
   URG,
   data,
-  handshake,
+  establishedOn,
   tcpBytes,
   type Open,
 } from './raw-peer.js';
@@ -20,37 +19,9 @@ afterEach(async () => {
   rig = undefined;
 });
 
-/** A stack listening on port 80 that records what its one accepted socket reads. */
-async function serving(tcp: Record<string, number | boolean> = {}) {
-  const r = (rig = new Rig(tcp));
-  const received: Buffer[] = [];
-  const errors: unknown[] = [];
-  const sockets: Socket[] = [];
-  let ended = false;
-  r.stack
-    .createServer({ allowHalfOpen: true }, (socket) => {
-      sockets.push(socket);
-      socket.on('data', (chunk: Buffer) => received.push(chunk));
-      socket.on('end', () => (ended = true));
-      socket.on('error', (error) => errors.push(error));
-    })
-    .listen(80);
-  await r.settle();
-  return {
-    r,
-    sockets,
-    errors,
-    got: () => Buffer.concat(received).toString(),
-    ended: () => ended,
-  };
-}
-
-async function established(tcp: Record<string, number | boolean> = {}, synOptions: number[] = []) {
-  const s = await serving(tcp);
-  const open = handshake(s.r, 80, 40000, synOptions);
-  await s.r.settle();
-  expect(s.sockets).toHaveLength(1);
-  return { ...s, open };
+/** A listening stack with one connection the hand-written peer opened (see establishedOn). */
+function established(tcp: Record<string, number | boolean> = {}, synOptions: number[] = []) {
+  return establishedOn((rig = new Rig(tcp)), synOptions);
 }
 
 function dropTotal(r: Rig): number {
