@@ -199,9 +199,12 @@ export function openPacketLink(options: PacketOptions): PacketLink {
 
 /**
  * Opens the fastest link the interface and the process's capabilities allow: AF_XDP, else
- * AF_PACKET with a process warning (code UTCP_XDP_FALLBACK) that gives the reason.
+ * AF_PACKET with a process warning (code UTCP_XDP_FALLBACK) that gives the reason, also
+ * handed to `onFallback` when given.
  */
-export async function openLink(options: XdpOptions & { queue?: number }): Promise<Link> {
+export async function openLink(
+  options: XdpOptions & { queue?: number; onFallback?: (reason: string) => void },
+): Promise<Link> {
   let link: XdpLink;
   try {
     link = await openXdpLink(options);
@@ -213,6 +216,7 @@ export async function openLink(options: XdpOptions & { queue?: number }): Promis
       code: 'UTCP_XDP_FALLBACK',
     });
     debug('xdp fallback: %s', e.message);
+    options.onFallback?.(e.message);
     return openPacketLink({
       ifname: options.ifname,
       netns: options.netns,

@@ -4,8 +4,7 @@
  * its own address so the kernel keeps the rest of the interface.
  */
 import { createStack } from '../../api/stack.js';
-import { openPacketLink } from '../../link/packet.js';
-import { openXdpLink } from '../../link/xdp.js';
+import { openLink, openPacketLink } from '../../link/packet.js';
 import type { Link, Steering } from '../../link/types.js';
 import type { BenchNet } from './protocol.js';
 import type { UtcpClientOptions } from './sides.js';
@@ -23,18 +22,16 @@ export interface OpenedStack {
 
 export async function openUtcp(options: UtcpClientOptions): Promise<OpenedStack> {
   const steering: Steering = { mode: 'addresses', ipv4: [options.address] };
-  let link: Link | undefined;
   let linkFallback: string | null = null;
-  if (options.link === 'xdp') {
-    try {
-      link = await openXdpLink({ ifname: options.ifname, steering, busyPoll: options.busyPoll });
-    } catch (error) {
-      const e = error as Error & { code?: string };
-      if (e.code === 'ENODEV') throw e;
-      linkFallback = e.message;
-    }
-  }
-  link ??= openPacketLink({ ifname: options.ifname, steering });
+  const link: Link =
+    options.link === 'xdp'
+      ? await openLink({
+          ifname: options.ifname,
+          steering,
+          busyPoll: options.busyPoll,
+          onFallback: (reason) => (linkFallback = reason),
+        })
+      : openPacketLink({ ifname: options.ifname, steering });
   const stats = link.stats();
   const stack = createStack({
     link,
