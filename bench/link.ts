@@ -224,7 +224,8 @@ async function main(): Promise<void> {
     ),
   );
   console.log(
-    `checksum verification of a 1514-byte TCP frame in C++: ${json.cxx_checksum_ns_1514.toFixed(1)} ns`,
+    'checksum verification of a 1514-byte TCP frame in C++: ' +
+      `${json.cxx_checksum_ns_1514.toFixed(1)} ns`,
   );
   if (options.json) writeFileSync(options.json, JSON.stringify(json, null, 2) + '\n');
 }

@@ -2,32 +2,32 @@
  * Segment arrival: the input rules of netsem (as in µTCP), updated to RFC 9293 and the RFCs
  * that amend it. Index, rule by rule:
  *
- *   netsem rule        what it covers                                RFC             function
- *   deliver_in_1       SYN to a listener: passive open               9293 3.10.7.2   listenInput
- *   deliver_in_1b      other segment to a listener (ACK gets RST)    9293 3.10.7.2   listenInput
- *   deliver_in_2       SYN-ACK in SYN_SENT: active open completes    9293 3.10.7.3   synSentInput
- *                      (SYN alone: simultaneous open)                9293 3.10.7.3   synSentInput
- *   deliver_in_2a      unacceptable ACK in SYN_SENT: RST             9293 3.10.7.3   synSentInput
- *   deliver_in_3       data, ACK, FIN in a synchronised state        9293 3.10.7.4   synchronisedInput
- *                        sequence check and trimming                 9293 3.10.7.4   synchronisedInput
- *                        PAWS, TS.Recent                             7323 5.3, 4.3   synchronisedInput
- *                        ACK processing, window update               9293, 5961 5.2  ackArrives
- *                        duplicate ACKs, fast retransmit/recovery    5681, 6582,3042 duplicateAck
- *                        RTT sample                                  6298, 7323 4    rttSample
- *                        text, reassembly, delayed ACK               9293, 5681 4.2  textArrives
- *                        FIN                                         9293 3.10.7.4   finArrives
- *   deliver_in_3a      data for a socket the application closed      2525 2.17       textArrives
- *   deliver_in_3c      stray ACK in SYN_RECEIVED: RST                9293 3.10.7.4   ackArrives
- *   deliver_in_4       RST with no connection: dropped silently      9293 3.10.7.1   noConnection
- *   deliver_in_5       other segment with no connection: RST         9293 3.10.7.1   noConnection
- *   deliver_in_7       RST in a synchronised state                   9293, 5961 3.2  resetArrives
- *   deliver_in_7a      RST in SYN_RECEIVED                           9293 3.10.7.4   resetArrives
- *   deliver_in_7b      RST to a listener: ignored                    9293 3.10.7.2   listenInput
- *   deliver_in_7c      RST not acceptable (SYN_SENT, TIME_WAIT)      9293, 1337      synSentInput
- *   deliver_in_7d      RST with acceptable ACK in SYN_SENT           9293 3.10.7.3   synSentInput
- *   deliver_in_8       SYN in a synchronised state: challenge ACK    5961 4.2        synchronisedInput
- *   deliver_in_9       SYN in TIME_WAIT starting a new connection    6191            segmentArrives
- *   deliver_in_icmp_*  ICMP errors                                   5927, 1122, 1191 icmpArrives
+ *   netsem rule        what it covers                             RFC             function
+ *   deliver_in_1       SYN to a listener: passive open            9293 3.10.7.2   listenInput
+ *   deliver_in_1b      other segment to a listener (ACK gets RST) 9293 3.10.7.2   listenInput
+ *   deliver_in_2       SYN-ACK in SYN_SENT: active open completes 9293 3.10.7.3   synSentInput
+ *                      (SYN alone: simultaneous open)             9293 3.10.7.3   synSentInput
+ *   deliver_in_2a      unacceptable ACK in SYN_SENT: RST          9293 3.10.7.3   synSentInput
+ *   deliver_in_3       data, ACK, FIN in a synchronised state     9293 3.10.7.4   synchronisedInput
+ *                        sequence check and trimming              9293 3.10.7.4   synchronisedInput
+ *                        PAWS, TS.Recent                          7323 5.3, 4.3   synchronisedInput
+ *                        ACK processing, window update            9293, 5961 5.2  ackArrives
+ *                        duplicate ACKs, fast retransmit/recovery 5681, 6582,3042 duplicateAck
+ *                        RTT sample                               6298, 7323 4    rttSample
+ *                        text, reassembly, delayed ACK            9293, 5681 4.2  textArrives
+ *                        FIN                                      9293 3.10.7.4   finArrives
+ *   deliver_in_3a      data for a socket the application closed   2525 2.17       textArrives
+ *   deliver_in_3c      stray ACK in SYN_RECEIVED: RST             9293 3.10.7.4   ackArrives
+ *   deliver_in_4       RST with no connection: dropped silently   9293 3.10.7.1   noConnection
+ *   deliver_in_5       other segment with no connection: RST      9293 3.10.7.1   noConnection
+ *   deliver_in_7       RST in a synchronised state                9293, 5961 3.2  resetArrives
+ *   deliver_in_7a      RST in SYN_RECEIVED                        9293 3.10.7.4   resetArrives
+ *   deliver_in_7b      RST to a listener: ignored                 9293 3.10.7.2   listenInput
+ *   deliver_in_7c      RST not acceptable (SYN_SENT, TIME_WAIT)   9293, 1337      synSentInput
+ *   deliver_in_7d      RST with acceptable ACK in SYN_SENT        9293 3.10.7.3   synSentInput
+ *   deliver_in_8       SYN in a synchronised state: challenge ACK 5961 4.2        synchronisedInput
+ *   deliver_in_9       SYN in TIME_WAIT starting a new connection 6191            segmentArrives
+ *   deliver_in_icmp_*  ICMP errors                                5927, 1122, 1191 icmpArrives
  */
 
 import { ACK, CWR, ECE, FIN, RST, SYN, type TcpHeader } from '../wire/tcp.js';

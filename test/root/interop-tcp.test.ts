@@ -193,7 +193,7 @@ for (const kind of ['AF_XDP', 'AF_PACKET'] as const) {
     );
 
     for (const seed of [1, 2]) {
-      it(`bulk both ways survives seeded loss, reordering and duplication (seed ${seed})`, async () => {
+      it(`bulk both ways survives seeded loss, reordering, duplicates (seed ${seed})`, async () => {
         const impairment = { loss: 0.01, duplicate: 0.005, reorder: 0.01, reorderDelayUs: 500 };
         const s = await start({ impairment, seed });
         const bytes = Math.min(BULK, 8 * MIB);

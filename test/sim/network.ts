@@ -304,8 +304,11 @@ export class SimNetwork {
   traceSegment(seg: OutboundSegment): void {
     if (!(globalThis as Record<string, unknown>).SIMDEBUG) return;
     const h = seg.header;
+    const side = seg.localAddress === 0xc6120001 ? 'C' : 'S';
+    const flags = h.flags.toString(16);
     this.trace.push(
-      `${this.now} ${seg.localAddress === 0xc6120001 ? 'C' : 'S'}${h.srcPort}>${h.dstPort} f${h.flags.toString(16)} s${h.seq} a${h.ack} w${h.window} l${seg.payloadLength}`,
+      `${this.now} ${side}${h.srcPort}>${h.dstPort} f${flags} s${h.seq} a${h.ack} w${h.window}` +
+        ` l${seg.payloadLength}`,
     );
     if (this.trace.length > 40) this.trace.shift();
   }
