@@ -289,15 +289,14 @@ export class Stack {
 
   /**
    * Records a next-hop MTU from fragmentation-needed (RFC 1191 4), never below the floor and
-   * only ever lowering the current one. Returns the MTU the transport should use.
+   * only ever lowering the current one.
    */
-  learnPathMtu(destination: number, mtu: number, now: number): number {
+  learnPathMtu(destination: number, mtu: number, now: number): void {
     if (mtu < MIN_PATH_MTU) mtu = MIN_PATH_MTU;
     if (mtu < this.pathMtu(destination)) {
       this.pathMtus.set(destination, { mtu, expiresAt: now + this.pathMtuLifetime });
       debug('path MTU to %s is now %d', formatIPv4(destination), mtu);
     }
-    return mtu;
   }
 
   /** Largest IP packet to send towards `destination` (RFC 1191). */
